@@ -1,0 +1,1 @@
+"""eviction_schemas."""
