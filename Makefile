@@ -1,0 +1,59 @@
+# The project's commands. `make help` lists them; `make run` and `make test` are the two a newcomer needs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+VALIDATOR := schemas/asyncapi/validate
+PYTEST_ARGS ?=
+
+.PHONY: help install run run-check test lint format typecheck unit lock kafka-fetch postgres-install clean
+
+help: ## List every target
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): requirements/lock.txt schemas/pyproject.toml libs/service-kit/pyproject.toml services/*/pyproject.toml tools/devinfra/pyproject.toml $(VALIDATOR)/package-lock.json
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==0.13.9"
+	cd requirements && ../$(BIN)/uv pip sync --quiet --python ../$(BIN)/python lock.txt
+	npm ci --silent --no-audit --no-fund --prefix $(VALIDATOR)
+	touch $(STAMP)
+
+install: $(STAMP) ## Install everything into .venv (Python packages from the URL-free lock, the AsyncAPI validator)
+
+kafka-fetch: install ## Fetch the Kafka broker's jars from Maven Central into the machine's cache (once)
+	$(BIN)/python -m devinfra.kafka fetch
+
+postgres-install: install ## Install PostgreSQL from Debian's packages when it is absent
+	$(BIN)/python -m devinfra.postgres install
+
+run: install kafka-fetch ## Start Kafka and the three services with their workers on SQLite (Ctrl-C stops)
+	$(BIN)/python -m devinfra.run
+
+run-check: install kafka-fetch ## Start everything as `make run` does, wait until ready, stop
+	$(BIN)/python -m devinfra.run --check
+
+lint: install ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install ## ruff fix and format
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: install ## mypy (strict) over every package
+	$(BIN)/mypy schemas/src libs/service-kit/src tools/devinfra/src services/case-api/src services/notifier/src services/partner-gateway/src
+
+unit: install ## Run the tests (starts Kafka and PostgreSQL on free ports, stops them after)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test: install kafka-fetch postgres-install lint typecheck unit ## Everything CI runs: lint, type checks, every test
+
+lock: ## Re-pin every dependency into requirements/lock.txt (no download addresses)
+	test -x $(BIN)/uv || ($(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet "uv==0.13.9")
+	cd requirements && ../$(BIN)/uv pip compile workspace.in -o lock.txt --python-version 3.11 --no-header --annotation-style line
+
+clean: ## Remove the virtual environment and local state (.local: broker data, SQLite files, outbox)
+	rm -rf $(VENV) .local $(VALIDATOR)/node_modules

@@ -1,0 +1,78 @@
+"""The FastAPI application every service builds: offline docs, problem+json errors, health probes."""
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Response
+from fastapi_offline import FastAPIOffline
+from pydantic import BaseModel
+
+from service_kit.clock import Clock, SystemClock
+from service_kit.db import database_reachable, make_engine, make_session_factory
+from service_kit.errors import install_problem_handlers
+from service_kit.kafka import KafkaProbe
+from service_kit.settings import ServiceSettings
+
+ReadyCheck = Callable[[], Awaitable[bool]]
+
+
+class Health(BaseModel):
+    status: str
+    checks: dict[str, bool] = {}
+
+
+def health_router(ready_checks: dict[str, ReadyCheck]) -> APIRouter:
+    router = APIRouter(prefix="/health", tags=["health"])
+
+    @router.get("/live", response_model=Health)
+    async def live() -> Health:
+        """The process is up and its event loop answers."""
+        return Health(status="ok")
+
+    @router.get("/ready", response_model=Health, responses={503: {"model": Health}})
+    async def ready(response: Response) -> Health:
+        """Ready only when the database and Kafka are reachable."""
+        checks = {name: await check() for name, check in ready_checks.items()}
+        ok = all(checks.values())
+        if not ok:
+            response.status_code = 503
+        return Health(status="ok" if ok else "unavailable", checks=checks)
+
+    return router
+
+
+def create_service_app(
+    *,
+    settings: ServiceSettings,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    clock: Clock | None = None,
+    version: str = "0.1.0",
+) -> FastAPI:
+    """The app with its engine, session factory, clock and settings on `app.state`, opened and closed by
+    the lifespan; /health/ready checks the database and Kafka."""
+    engine = make_engine(settings.effective_database_url)
+    kafka = KafkaProbe(settings.kafka_bootstrap_servers)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.clock = clock or SystemClock()
+        app.state.session_factory = make_session_factory(engine)
+        yield
+        await engine.dispose()
+
+    async def database_ok() -> bool:
+        return await database_reachable(engine)
+
+    # FastAPIOffline serves Swagger UI and ReDoc assets from the package itself: municipal networks are
+    # often closed, so /docs must not need a CDN.
+    app: FastAPI = FastAPIOffline(
+        title=title, description=description, version=version, lifespan=lifespan, openapi_url="/openapi.json"
+    )
+    install_problem_handlers(app)
+    app.include_router(health_router({"database": database_ok, "kafka": kafka.reachable}))
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,172 @@
+"""A Kafka consumer that loses nothing and doubles nothing (docs/adr/0004-consumers-idempotency-dead-letters.md).
+
+Per record: one database transaction runs the handler and records the event's `source`+`id`; offsets are
+committed to Kafka only after that commit. A redelivered record finds its id recorded and is skipped.
+Undecodable records, and records whose handler fails every retry, go to the dead-letter topic with
+their provenance in headers; the consumer goes on.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from sqlalchemy import DateTime, String, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
+
+from eviction_schemas.envelope import CloudEvent, dlq_topic
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+
+
+class ProcessedEventMixin:
+    """A service's `processed_event` table: the ids of events whose effects are committed."""
+
+    __tablename__ = "processed_event"
+
+    source: Mapped[str] = mapped_column(String(200), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    consumer_group: Mapped[str] = mapped_column(String(100), primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, owner: "EventConsumer") -> None:
+        self._owner = owner
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self._owner.commit_done()
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        return None
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        *,
+        bootstrap_servers: str,
+        topics: list[str],
+        group_id: str,
+        session_factory: async_sessionmaker[AsyncSession],
+        processed_model: type[ProcessedEventMixin],
+        handler: Handler,
+        dlq_producer: AIOKafkaProducer,
+        max_attempts: int = 5,
+        retry_backoff: float = 0.5,
+        max_records: int = 500,
+        client_id: str | None = None,
+    ) -> None:
+        self._topics = topics
+        self._group_id = group_id
+        self._sessions = session_factory
+        self._processed = processed_model
+        self._handler = handler
+        self._dlq = dlq_producer
+        self._max_attempts = max_attempts
+        self._retry_backoff = retry_backoff
+        self._max_records = max_records
+        self._done: dict[TopicPartition, int] = {}
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers,
+            group_id=group_id,
+            client_id=client_id or group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+        )
+
+    async def start(self) -> None:
+        self.consumer.subscribe(self._topics, listener=_CommitOnRevoke(self))
+        await self.consumer.start()
+
+    async def stop(self) -> None:
+        try:
+            await self.commit_done()
+        finally:
+            await self.consumer.stop()
+
+    async def commit_done(self) -> None:
+        """Commit the offsets of records whose effects are already in the database."""
+        if not self._done:
+            return
+        offsets = {tp: offset + 1 for tp, offset in self._done.items()}
+        self._done = {}
+        try:
+            await self.consumer.commit(offsets)
+        except Exception:
+            # Not fatal: those records come again and are skipped as already processed.
+            log.warning("offset commit failed; records will be redelivered and deduplicated", exc_info=True)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until `stop` is set; the batch in hand is finished and committed first (drain)."""
+        while not stop.is_set():
+            batches = await self.consumer.getmany(timeout_ms=200, max_records=self._max_records)
+            for tp, records in batches.items():
+                for record in records:
+                    await self.process(record)
+                    self._done[tp] = record.offset
+            await self.commit_done()
+
+    async def process(self, record: ConsumerRecord[Any, Any]) -> None:
+        try:
+            event = CloudEvent.from_json_bytes(record.value)
+        except Exception as error:
+            await self._dead_letter(record, reason="undecodable", error=error)
+            return
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                await self._apply_once(event)
+                return
+            except Exception as error:
+                if attempt == self._max_attempts:
+                    log.exception("event %s failed %d times; dead-lettered", event.id, attempt)
+                    await self._dead_letter(record, reason="handler-failed", error=error)
+                    return
+                await asyncio.sleep(self._retry_backoff * 2 ** (attempt - 1))
+
+    async def _apply_once(self, event: CloudEvent) -> None:
+        model = self._processed
+        async with self._sessions() as session:
+            seen = await session.scalar(
+                select(model.event_id).where(
+                    model.source == event.source,
+                    model.event_id == str(event.id),
+                    model.consumer_group == self._group_id,
+                )
+            )
+            if seen:
+                return
+            await self._handler(session, event)
+            marker = model()
+            marker.source = event.source
+            marker.event_id = str(event.id)
+            marker.consumer_group = self._group_id
+            marker.processed_at = datetime.now(UTC)
+            session.add(marker)
+            try:
+                await session.commit()
+            except IntegrityError:
+                # A concurrent consumer of the same group committed it first: its effects stand.
+                await session.rollback()
+
+    async def _dead_letter(self, record: ConsumerRecord[Any, Any], *, reason: str, error: Exception) -> None:
+        headers = list(record.headers or []) + [
+            ("dlq-reason", reason.encode()),
+            ("dlq-error", f"{type(error).__name__}: {error}"[:500].encode()),
+            ("dlq-original-topic", record.topic.encode()),
+            ("dlq-original-partition", str(record.partition).encode()),
+            ("dlq-original-offset", str(record.offset).encode()),
+            ("dlq-consumer-group", self._group_id.encode()),
+            ("dlq-failed-at", datetime.now(UTC).isoformat().encode()),
+        ]
+        await self._dlq.send_and_wait(
+            dlq_topic(record.topic, self._group_id), value=record.value, key=record.key, headers=headers
+        )

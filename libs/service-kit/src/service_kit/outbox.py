@@ -1,0 +1,183 @@
+"""The transactional outbox: a change and the event that reports it are written in one transaction;
+only the relay talks to Kafka (docs/adr/0002-outbox-and-relay.md)."""
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import BigInteger, DateTime, Index, Integer, LargeBinary, String, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+from sqlalchemy.types import JSON
+
+from eviction_schemas.envelope import CloudEvent
+
+log = logging.getLogger(__name__)
+
+STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
+
+
+class OutboxMixin:
+    """Columns of a service's `outbox` table; the service declares `class OutboxRecord(OutboxMixin, Base)`."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    event_type: Mapped[str] = mapped_column(String(120))
+    topic: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    headers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:  # noqa: N805 - SQLAlchemy passes the class
+        return (
+            Index(
+                "ix_outbox_unpublished",
+                "id",
+                postgresql_where=text("published_at IS NULL"),
+                sqlite_where=text("published_at IS NULL"),
+            ),
+            Index("ix_outbox_key_id", "key", "id"),
+        )
+
+
+def add_event(
+    session: AsyncSession, model: type[OutboxMixin], *, topic: str, event: CloudEvent, now: datetime
+) -> OutboxMixin:
+    """Stage an event in the caller's transaction; keyed by the case id so Kafka keeps order per case."""
+    headers = {"content-type": STRUCTURED_CONTENT_TYPE}
+    if event.traceparent:
+        headers["traceparent"] = event.traceparent
+    row = model()
+    row.event_id = str(event.id)
+    row.event_type = event.type
+    row.topic = topic
+    row.key = event.subject
+    row.payload = event.to_json_bytes()
+    row.headers = headers
+    row.created_at = now
+    session.add(row)
+    return row
+
+
+def make_producer(bootstrap_servers: str, *, client_id: str) -> AIOKafkaProducer:
+    # Idempotent with acks=all: a retried batch is written once and order per partition holds.
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers,
+        client_id=client_id,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        max_batch_size=256 * 1024,
+        request_timeout_ms=30_000,
+    )
+
+
+class OutboxRelay:
+    """Claims unpublished rows, publishes them in a batch and marks them published.
+
+    On PostgreSQL several relays may run: rows are claimed with FOR UPDATE SKIP LOCKED, and a key whose
+    earlier row is held by another relay is left for later, so events of one case never overtake each
+    other. SQLite allows a single relay.
+    """
+
+    def __init__(
+        self,
+        *,
+        session_factory: async_sessionmaker[AsyncSession],
+        model: type[OutboxMixin],
+        producer: AIOKafkaProducer,
+        batch_size: int = 1000,
+        idle_interval: float = 0.05,
+    ) -> None:
+        self._sessions = session_factory
+        self._model = model
+        self._producer = producer
+        self._batch_size = batch_size
+        self._idle_interval = idle_interval
+
+    async def publish_batch(self) -> int:
+        """Publish at most one batch; returns how many events went out."""
+        model = self._model
+        async with self._sessions() as session, session.begin():
+            postgres = session.bind.dialect.name == "postgresql"
+            query = (
+                select(model.id, model.key, model.topic, model.payload, model.headers)
+                .where(model.published_at.is_(None))
+                .order_by(model.id)
+                .limit(self._batch_size)
+            )
+            if postgres:
+                query = query.with_for_update(skip_locked=True)
+            rows = (await session.execute(query)).all()
+            if not rows:
+                return 0
+            if postgres:
+                rows = await self._without_blocked_keys(session, rows)
+            futures = []
+            for row in rows:
+                headers = [(name, value.encode()) for name, value in (row.headers or {}).items()]
+                futures.append(
+                    await self._producer.send(row.topic, value=row.payload, key=row.key.encode(), headers=headers)
+                )
+            await asyncio.gather(*futures)
+            await session.execute(
+                update(model)
+                .where(model.id.in_([row.id for row in rows]))
+                .values(published_at=datetime.now(UTC))
+                .execution_options(synchronize_session=False)
+            )
+        return len(rows)
+
+    async def _without_blocked_keys(self, session: AsyncSession, rows: list[Any]) -> list[Any]:
+        model = self._model
+        first_claimed: dict[str, int] = {}
+        for row in rows:
+            first_claimed.setdefault(row.key, row.id)
+        oldest = await session.execute(
+            select(model.key, model.id)
+            .where(model.published_at.is_(None), model.key.in_(list(first_claimed)))
+            .order_by(model.key, model.id)
+            .distinct(model.key)
+        )
+        blocked = {key for key, oldest_id in oldest.all() if oldest_id < first_claimed[key]}
+        return [row for row in rows if row.key not in blocked]
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Publish until `stop` is set; the batch in flight is finished first (drain on shutdown)."""
+        while not stop.is_set():
+            try:
+                published = await self.publish_batch()
+            except Exception:
+                log.exception("outbox relay: publishing failed; rows stay unpublished and are retried")
+                published = 0
+                await _sleep_or_stop(stop, 1.0)
+            if published < self._batch_size:
+                await _sleep_or_stop(stop, self._idle_interval)
+
+    async def backlog(self) -> tuple[int, datetime | None]:
+        """How many rows wait, and when the oldest was written."""
+        from sqlalchemy import func
+
+        async with self._sessions() as session:
+            count, oldest = (
+                await session.execute(
+                    select(func.count(), func.min(self._model.created_at)).where(
+                        self._model.published_at.is_(None)
+                    )
+                )
+            ).one()
+        return int(count), oldest
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass

@@ -1,0 +1,24 @@
+"""case-api's declarative base, its outbox table, and the request's session dependency."""
+
+from collections.abc import AsyncIterator
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import DeclarativeBase
+
+from service_kit.db import new_metadata, session_scope
+from service_kit.outbox import OutboxMixin
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+class OutboxRecord(OutboxMixin, Base):
+    pass
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's one transaction: committed after the endpoint returns, rolled back on error."""
+    async for session in session_scope(request.app.state.session_factory):
+        yield session

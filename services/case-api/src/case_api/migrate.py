@@ -1,0 +1,14 @@
+"""`python -m case_api.migrate`: bring the database to the newest schema (the prestart step)."""
+
+from case_api.config import get_settings
+from service_kit.migrations import upgrade_to_head
+
+SCRIPT_LOCATION = "case_api:migrations"
+
+
+def main() -> None:
+    upgrade_to_head(SCRIPT_LOCATION, get_settings().effective_database_url)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+"""create_app(): the notifier's API (uvicorn --factory notifier.main:create_app); its consumer and
+dispatcher run as workers of their own."""
+
+from fastapi import FastAPI
+
+from notifier.config import Settings, get_settings
+from notifier.notifications.router import router as notifications_router
+from service_kit.app import create_service_app
+from service_kit.clock import Clock
+
+DESCRIPTION = """Informs households of their case by e-mail, SMS, letter and caseworker tasks, in Dutch,
+Frisian and English, exactly once per moment and channel."""
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
+    return create_service_app(
+        settings=settings or get_settings(),
+        clock=clock,
+        title="notifier",
+        description=DESCRIPTION,
+        routers=[notifications_router],
+    )

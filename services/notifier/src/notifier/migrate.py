@@ -1,0 +1,14 @@
+"""`python -m notifier.migrate`: bring the database to the newest schema (the prestart step)."""
+
+from notifier.config import get_settings
+from service_kit.migrations import upgrade_to_head
+
+SCRIPT_LOCATION = "notifier:migrations"
+
+
+def main() -> None:
+    upgrade_to_head(SCRIPT_LOCATION, get_settings().effective_database_url)
+
+
+if __name__ == "__main__":
+    main()

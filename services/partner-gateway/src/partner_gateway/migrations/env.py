@@ -1,0 +1,8 @@
+"""Alembic environment of the partner_gateway (runs on PostgreSQL and SQLite)."""
+
+import partner_gateway.deliveries.models  # noqa: F401 - registers the tables on Base.metadata
+import partner_gateway.partners.models  # noqa: F401
+from partner_gateway.db import Base
+from service_kit.migrations import run_env
+
+run_env(Base.metadata)

@@ -1,0 +1,46 @@
+"""The delivery worker: sends due deliveries, signed. `python -m partner_gateway.workers.delivery`."""
+
+import asyncio
+import logging
+
+import httpx
+
+from partner_gateway.config import get_settings
+from partner_gateway.deliveries.service import deliver, due_deliveries
+from service_kit.clock import SystemClock
+from service_kit.db import make_engine, make_session_factory
+from service_kit.worker import run_worker
+
+log = logging.getLogger(__name__)
+
+
+async def run_deliveries(stop: asyncio.Event) -> None:
+    settings = get_settings()
+    clock = SystemClock()
+    engine = make_engine(settings.effective_database_url)
+    sessions = make_session_factory(engine)
+    async with httpx.AsyncClient(timeout=settings.delivery_timeout_seconds) as http:
+        try:
+            while not stop.is_set():
+                sent = 0
+                try:
+                    async with sessions() as session, session.begin():
+                        for delivery in await due_deliveries(session, now=clock.now(), limit=100):
+                            sent += await deliver(session, delivery=delivery, http=http, clock=clock)
+                except Exception:
+                    log.exception("delivery round failed; deliveries stay pending")
+                if not sent:
+                    try:
+                        await asyncio.wait_for(stop.wait(), settings.delivery_interval_seconds)
+                    except TimeoutError:
+                        pass
+        finally:
+            await engine.dispose()
+
+
+def main() -> None:
+    run_worker("partner-gateway delivery", run_deliveries, log_level=get_settings().log_level)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""The walking skeleton, end to end: HTTP into case-api, the outbox relay to real Kafka, the notifier's
+local outbox channel, and a signed webhook from the partner gateway to a subscribed receiver.
+
+Runs the services as real processes on real PostgreSQL and the session's real broker.
+"""
+
+import base64
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer
+from standardwebhooks.webhooks import Webhook
+
+from devinfra.ports import free_port
+from devinfra.receiver import WebhookReceiver
+from devinfra.stack import Stack
+from devinfra.topics import create_declared_topics
+from eviction_schemas.envelope import CASE_EVENTS_TOPIC
+from eviction_schemas.registry import validate_event
+
+pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
+
+PARTNER_SECRET = "whsec_" + base64.b64encode(b"made-up secret for a test corporation").decode()
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def wait_for(condition: Callable[[], object], *, timeout: float = 30, what: str) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+async def stack(
+    kafka_bootstrap: str, postgres_url_factory: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
+    await create_declared_topics(kafka_bootstrap)
+    stack = Stack(
+        kafka_bootstrap=kafka_bootstrap,
+        database_urls={
+            "case-api": postgres_url_factory("case_api"),
+            "notifier": postgres_url_factory("notifier"),
+            "partner-gateway": postgres_url_factory("partner_gateway"),
+        },
+        ports={"case-api": free_port(), "notifier": free_port(), "partner-gateway": free_port()},
+        state_dir=tmp_path_factory.mktemp("stack"),
+    )
+    stack.migrate()
+    stack.start()
+    try:
+        stack.wait_ready(timeout=60)
+        yield stack
+    finally:
+        stack.stop()
+
+
+async def test_a_case_travels_from_http_through_kafka_to_a_message_and_a_signed_webhook(
+    stack: Stack, kafka_bootstrap: str
+) -> None:
+    with WebhookReceiver() as receiver:
+        gateway = httpx.Client(base_url=stack.url("partner-gateway"))
+        assert (
+            gateway.post(
+                "/v1/partners",
+                json={
+                    "id": "corporation-test",
+                    "name": "Test housing corporation",
+                    "kind": "housing_corporation",
+                    "outbound_secret": PARTNER_SECRET,
+                },
+            ).status_code
+            == 201
+        )
+        subscribed = gateway.post(
+            "/v1/partners/corporation-test/subscriptions",
+            json={"event_types": ["case.opened"], "callback_url": receiver.url + "/hooks"},
+        )
+        assert subscribed.status_code == 201, subscribed.text
+
+        opened = httpx.post(
+            stack.url("case-api") + "/v1/cases",
+            json={"team": "team-noord", "opened_by": "signal", "has_minors": True},
+            headers={"traceparent": TRACEPARENT},
+        )
+        assert opened.status_code == 201, opened.text
+        case_id = opened.json()["id"]
+
+        # On the topic: one CloudEvent, keyed by the case id, valid against its contract.
+        consumer = AIOKafkaConsumer(
+            CASE_EVENTS_TOPIC, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest", group_id=None
+        )
+        await consumer.start()
+        try:
+            record = None
+            deadline = time.monotonic() + 30
+            while record is None and time.monotonic() < deadline:
+                batch = await consumer.getmany(timeout_ms=500)
+                for records in batch.values():
+                    for candidate in records:
+                        if candidate.key == case_id.encode():
+                            record = candidate
+        finally:
+            await consumer.stop()
+        assert record is not None, "case.opened never reached the topic"
+        envelope = json.loads(record.value)
+        validate_event(envelope)
+        assert envelope["type"] == "nl.eviction-prevention.case.opened"
+        assert envelope["subject"] == case_id
+        assert envelope["traceparent"] == TRACEPARENT
+        assert dict(record.headers)["content-type"] == b"application/cloudevents+json"
+
+        # The notifier wrote the M1 message into its local outbox channel.
+        outbox: Path = stack.outbox_dir
+        emails = wait_for(lambda: list(outbox.glob("*.eml")), what="a message in the notifier's outbox")
+        assert isinstance(emails, list) and len(emails) == 1
+        assert "gratis" in emails[0].read_text()
+        listed = httpx.get(f"{stack.url('notifier')}/v1/cases/{case_id}/notifications").json()["items"]
+        assert [(n["moment"], n["channel"], n["status"]) for n in listed] == [("M1", "email", "sent")]
+
+        # The gateway delivered a signed, minimised webhook to the subscribed receiver.
+        wait_for(lambda: receiver.received, what="a webhook at the receiver")
+        [delivery] = receiver.received
+        assert delivery.path == "/hooks"
+        payload = Webhook(PARTNER_SECRET).verify(delivery.body, delivery.headers)
+        assert payload["subject"] == case_id
+        assert payload["data"] == {"case_id": case_id, "has_minors": True}

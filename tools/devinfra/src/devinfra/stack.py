@@ -1,0 +1,157 @@
+"""The platform's processes (APIs and workers of the three services), started and stopped together.
+
+`make run` uses it on SQLite with a local broker; the end-to-end tests use it on PostgreSQL with the
+session's broker. Every child is started in its own process group and stopped by its pid.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+SERVICES = ("case-api", "notifier", "partner-gateway")
+ENV_PREFIX = {"case-api": "CASE_API_", "notifier": "NOTIFIER_", "partner-gateway": "GATEWAY_"}
+PACKAGE = {"case-api": "case_api", "notifier": "notifier", "partner-gateway": "partner_gateway"}
+WORKERS = {
+    "case-api": ("outbox_relay",),
+    "notifier": ("consumer", "dispatcher"),
+    "partner-gateway": ("consumer", "delivery"),
+}
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log.close()
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def signal(self, signum: int) -> None:
+        if self.alive():
+            assert self.process is not None
+            os.kill(self.process.pid, signum)
+
+    def stop(self, timeout: float = 15) -> None:
+        if not self.alive():
+            return
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
+
+
+@dataclass
+class Stack:
+    kafka_bootstrap: str
+    database_urls: dict[str, str]
+    ports: dict[str, int]
+    state_dir: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+    children: list[Child] = field(default_factory=list)
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.state_dir / "outbox"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def env_for(self, service: str) -> dict[str, str]:
+        prefix = ENV_PREFIX[service]
+        env = {key: value for key, value in os.environ.items() if not key.startswith(tuple(ENV_PREFIX.values()))}
+        env.update(
+            {
+                f"{prefix}DATABASE_URL": self.database_urls.get(service, ""),
+                f"{prefix}DATA_DIR": str(self.state_dir / "data"),
+                f"{prefix}KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
+                "NOTIFIER_OUTBOX_DIR": str(self.outbox_dir),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    def migrate(self) -> None:
+        for service in SERVICES:
+            subprocess.run(
+                [sys.executable, "-m", f"{PACKAGE[service]}.migrate"], env=self.env_for(service), check=True
+            )
+
+    def start(self) -> None:
+        for service in SERVICES:
+            package = PACKAGE[service]
+            env = self.env_for(service)
+            api = [
+                sys.executable, "-m", "uvicorn", "--factory", f"{package}.main:create_app",
+                "--host", "127.0.0.1", "--port", str(self.ports[service]), "--no-access-log",
+            ]  # fmt: skip
+            self.children.append(Child(f"{service}-api", api, env, self.log_dir / f"{service}-api.log"))
+            for worker in WORKERS[service]:
+                argv = [sys.executable, "-m", f"{package}.workers.{worker}"]
+                self.children.append(Child(f"{service}-{worker}", argv, env, self.log_dir / f"{service}-{worker}.log"))
+        for child in self.children:
+            child.start()
+
+    def child(self, name: str) -> Child:
+        return next(child for child in self.children if child.name == name)
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        pending = set(SERVICES)
+        while pending and time.monotonic() < deadline:
+            for child in self.children:
+                if not child.alive():
+                    raise RuntimeError(f"{child.name} exited early:\n{child.log_tail()}")
+            for service in list(pending):
+                try:
+                    if httpx.get(self.url(service) + "/health/ready", timeout=5).status_code == 200:
+                        pending.discard(service)
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.2)
+        if pending:
+            raise TimeoutError(f"not ready after {timeout}s: {', '.join(sorted(pending))}")
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            child.stop()
+
+    def __enter__(self) -> "Stack":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
