@@ -120,7 +120,8 @@ async def test_a_case_travels_from_http_through_kafka_to_a_message_and_a_signed_
         # The notifier wrote the M1 message into its local outbox channel.
         outbox: Path = stack.outbox_dir
         emails = wait_for(lambda: list(outbox.glob("*.eml")), what="a message in the notifier's outbox")
-        assert isinstance(emails, list) and len(emails) == 1
+        assert isinstance(emails, list)
+        assert len(emails) == 1
         assert "gratis" in emails[0].read_text()
         listed = httpx.get(f"{stack.url('notifier')}/v1/cases/{case_id}/notifications").json()["items"]
         assert [(n["moment"], n["channel"], n["status"]) for n in listed] == [("M1", "email", "sent")]

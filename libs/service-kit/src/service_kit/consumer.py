@@ -1,4 +1,4 @@
-"""A Kafka consumer that loses nothing and doubles nothing (docs/adr/0004-consumers-idempotency-dead-letters.md).
+"""A Kafka consumer that loses nothing and doubles nothing (docs/adr/0004).
 
 Per record: one database transaction runs the handler and records the event's `source`+`id`; offsets are
 committed to Kafka only after that commit. A redelivered record finds its id recorded and is skipped.
@@ -158,7 +158,8 @@ class EventConsumer:
                 await session.rollback()
 
     async def _dead_letter(self, record: ConsumerRecord[Any, Any], *, reason: str, error: Exception) -> None:
-        headers = list(record.headers or []) + [
+        headers = [
+            *(record.headers or []),
             ("dlq-reason", reason.encode()),
             ("dlq-error", f"{type(error).__name__}: {error}"[:500].encode()),
             ("dlq-original-topic", record.topic.encode()),

@@ -55,6 +55,12 @@ def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+def supports_skip_locked(session: AsyncSession) -> bool:
+    """PostgreSQL claims rows with FOR UPDATE SKIP LOCKED; SQLite has one writer and no row locks."""
+    bind = session.get_bind()
+    return bind.dialect.name == "postgresql"
+
+
 async def database_reachable(engine: AsyncEngine) -> bool:
     try:
         async with engine.connect() as connection:

@@ -7,12 +7,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import BigInteger, DateTime, Index, Integer, LargeBinary, String, select, text, update
+from sqlalchemy import BigInteger, DateTime, Index, Integer, LargeBinary, String, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 from sqlalchemy.types import JSON
 
 from eviction_schemas.envelope import CloudEvent
+from service_kit.db import supports_skip_locked
+from service_kit.worker import sleep_or_stop
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +37,7 @@ class OutboxMixin:
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
     @declared_attr.directive
-    def __table_args__(cls) -> tuple[Any, ...]:  # noqa: N805 - SQLAlchemy passes the class
+    def __table_args__(cls) -> tuple[Any, ...]:
         return (
             Index(
                 "ix_outbox_unpublished",
@@ -106,7 +108,7 @@ class OutboxRelay:
         """Publish at most one batch; returns how many events went out."""
         model = self._model
         async with self._sessions() as session, session.begin():
-            postgres = session.bind.dialect.name == "postgresql"
+            postgres = supports_skip_locked(session)
             query = (
                 select(model.id, model.key, model.topic, model.payload, model.headers)
                 .where(model.published_at.is_(None))
@@ -115,7 +117,7 @@ class OutboxRelay:
             )
             if postgres:
                 query = query.with_for_update(skip_locked=True)
-            rows = (await session.execute(query)).all()
+            rows = list((await session.execute(query)).all())
             if not rows:
                 return 0
             if postgres:
@@ -124,7 +126,9 @@ class OutboxRelay:
             for row in rows:
                 headers = [(name, value.encode()) for name, value in (row.headers or {}).items()]
                 futures.append(
-                    await self._producer.send(row.topic, value=row.payload, key=row.key.encode(), headers=headers)
+                    await self._producer.send(
+                        row.topic, value=row.payload, key=row.key.encode(), headers=headers
+                    )
                 )
             await asyncio.gather(*futures)
             await session.execute(
@@ -157,14 +161,12 @@ class OutboxRelay:
             except Exception:
                 log.exception("outbox relay: publishing failed; rows stay unpublished and are retried")
                 published = 0
-                await _sleep_or_stop(stop, 1.0)
+                await sleep_or_stop(stop, 1.0)
             if published < self._batch_size:
-                await _sleep_or_stop(stop, self._idle_interval)
+                await sleep_or_stop(stop, self._idle_interval)
 
     async def backlog(self) -> tuple[int, datetime | None]:
         """How many rows wait, and when the oldest was written."""
-        from sqlalchemy import func
-
         async with self._sessions() as session:
             count, oldest = (
                 await session.execute(
@@ -174,10 +176,3 @@ class OutboxRelay:
                 )
             ).one()
         return int(count), oldest
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass

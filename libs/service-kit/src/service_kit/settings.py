@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from eviction_schemas.envelope import CASE_EVENTS_TOPIC, NOTIFICATION_EVENTS_TOPIC, PARTNER_EVENTS_TOPIC
 
 # Values that are fine on a laptop and must never reach production.
-DEVELOPMENT_SECRET_MARKER = "change-me"
+DEVELOPMENT_SECRET_MARKER = "change-me"  # noqa: S105 - the marker production refuses, not a secret
 DEVELOPMENT_OIN = "00000001234567890000"
 
 
@@ -34,7 +34,9 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_client_id: str = ""
     oin: str = Field(
-        default=DEVELOPMENT_OIN, pattern=r"^\d{20}$", description="The municipality's OIN, in every source URN."
+        default=DEVELOPMENT_OIN,
+        pattern=r"^\d{20}$",
+        description="The municipality's OIN, in every source URN.",
     )
     case_events_topic: str = CASE_EVENTS_TOPIC
     notification_events_topic: str = NOTIFICATION_EVENTS_TOPIC

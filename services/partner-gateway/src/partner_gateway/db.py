@@ -1,4 +1,4 @@
-"""The partner_gateway's declarative base, its processed-event ledger, and the request's session dependency."""
+"""The gateway's declarative base, its processed-event ledger, and the session dependency."""
 
 from collections.abc import AsyncIterator
 

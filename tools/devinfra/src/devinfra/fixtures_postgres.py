@@ -1,13 +1,16 @@
 """Session fixtures for a real PostgreSQL: one server per test session, a fresh database per asking test.
 
 With EP_TEST_POSTGRES_URL set (an admin URL such as postgresql://user:pw@host:5432/postgres) the tests use
-that server; otherwise the session starts a throw-away cluster in its tmp dir and stops it by pid at the end.
+that server; otherwise the session starts a throw-away cluster in a temporary dir and stops it by pid.
 """
 
 import os
 import re
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -19,18 +22,22 @@ _MAX_PREFIX = 54
 
 
 @pytest.fixture(scope="session")
-def postgres_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+def postgres_cluster() -> Iterator[PostgresServer]:
     """The session's PostgreSQL server: EP_TEST_POSTGRES_URL's, or a cluster started for this session."""
     admin_url = os.environ.get(ENV_URL)
     if admin_url:
         yield ExistingPostgres(admin_url)
         return
-    cluster = PostgresCluster(tmp_path_factory.mktemp("postgres") / "data")
+    # Not under pytest's basetemp: every pytest session chmods /tmp/pytest-of-<user> to 0700, which would
+    # lock the server (running as the postgres user) out of its own files while it runs.
+    base = Path(tempfile.mkdtemp(prefix="ep-test-postgres-"))
+    cluster = PostgresCluster(base / "data")
     cluster.start()
     try:
         yield cluster
     finally:
         cluster.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

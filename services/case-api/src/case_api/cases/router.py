@@ -19,11 +19,17 @@ async def open_case(
     body: CaseCreate,
     request: Request,
     session: Session,
-    traceparent: Annotated[str | None, Header(pattern=r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")] = None,
+    traceparent: Annotated[
+        str | None, Header(pattern=r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+    ] = None,
 ) -> CaseRead:
     """Open a case for a household; publishes case.opened."""
     case = await service.open_case(
-        session, settings=request.app.state.settings, clock=request.app.state.clock, request=body, traceparent=traceparent
+        session,
+        settings=request.app.state.settings,
+        clock=request.app.state.clock,
+        request=body,
+        traceparent=traceparent,
     )
     return CaseRead.model_validate(case)
 

@@ -19,7 +19,12 @@ def initial_priority(*, has_minors: bool) -> Priority:
 
 
 async def open_case(
-    session: AsyncSession, *, settings: Settings, clock: Clock, request: CaseCreate, traceparent: str | None = None
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    clock: Clock,
+    request: CaseCreate,
+    traceparent: str | None = None,
 ) -> Case:
     case = Case(
         id=str(uuid.uuid4()),

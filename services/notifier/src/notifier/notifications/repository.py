@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.notifications.models import Notification, Status
+from service_kit.db import supports_skip_locked
 
 
 class NotificationRepository:
@@ -33,7 +34,11 @@ class NotificationRepository:
         return result.all()
 
     async def claim_requested(self, limit: int) -> Sequence[Notification]:
-        query = select(Notification).where(Notification.status == Status.requested).order_by(Notification.created_at)
-        if self._session.bind.dialect.name == "postgresql":
+        query = (
+            select(Notification)
+            .where(Notification.status == Status.requested)
+            .order_by(Notification.created_at)
+        )
+        if supports_skip_locked(self._session):
             query = query.with_for_update(skip_locked=True)
         return (await self._session.scalars(query.limit(limit))).all()

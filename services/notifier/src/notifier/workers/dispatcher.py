@@ -1,4 +1,4 @@
-"""The dispatcher: hands requested notifications to their channels. `python -m notifier.workers.dispatcher`."""
+"""Hands requested notifications to their channels: `python -m notifier.workers.dispatcher`."""
 
 import asyncio
 import logging
@@ -9,7 +9,7 @@ from notifier.config import Settings, get_settings
 from notifier.notifications.service import dispatch_requested
 from service_kit.clock import SystemClock
 from service_kit.db import make_engine, make_session_factory
-from service_kit.worker import run_worker
+from service_kit.worker import run_worker, sleep_or_stop
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +33,7 @@ async def dispatch(stop: asyncio.Event) -> None:
                 log.exception("dispatch round failed; requested notifications stay requested")
                 handed = 0
             if not handed:
-                try:
-                    await asyncio.wait_for(stop.wait(), settings.dispatch_interval_seconds)
-                except TimeoutError:
-                    pass
+                await sleep_or_stop(stop, settings.dispatch_interval_seconds)
     finally:
         await engine.dispose()
 

@@ -17,6 +17,7 @@ from partner_gateway.deliveries.models import Delivery, DeliveryStatus
 from partner_gateway.partners.models import Partner
 from partner_gateway.partners.repository import PartnerRepository
 from service_kit.clock import Clock
+from service_kit.db import supports_skip_locked
 
 # After the first attempt: retries spread over about three days (Standard Webhooks' usual schedule).
 RETRY_SCHEDULE = (
@@ -36,7 +37,9 @@ async def fan_out(session: AsyncSession, *, event: CloudEvent, clock: Clock) -> 
     """One pending delivery per active subscription that wants this event and whose kind may see it."""
     deliveries = []
     for subscription, partner in await PartnerRepository(session).active_subscriptions():
-        if event_name(event.type) not in subscription.event_types or not may_receive(partner.kind, event.type):
+        if event_name(event.type) not in subscription.event_types or not may_receive(
+            partner.kind, event.type
+        ):
             continue
         delivery = Delivery(
             id=f"msg_{uuid.uuid4().hex}",
@@ -79,7 +82,7 @@ async def due_deliveries(session: AsyncSession, *, now: datetime, limit: int) ->
         .order_by(Delivery.next_attempt_at)
         .limit(limit)
     )
-    if session.bind.dialect.name == "postgresql":
+    if supports_skip_locked(session):
         query = query.with_for_update(skip_locked=True, of=Delivery)
     return (await session.scalars(query)).all()
 
@@ -92,7 +95,8 @@ async def deliver(
 
     subscription = await session.get(Subscription, delivery.subscription_id)
     partner = await session.get(Partner, delivery.partner_id)
-    assert subscription is not None and partner is not None
+    assert subscription is not None
+    assert partner is not None
     now = clock.now()
     body = delivery.payload.decode()
     signature = Webhook(partner.outbound_secret).sign(delivery.id, now, body)

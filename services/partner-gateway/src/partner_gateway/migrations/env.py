@@ -1,6 +1,6 @@
 """Alembic environment of the partner_gateway (runs on PostgreSQL and SQLite)."""
 
-import partner_gateway.deliveries.models  # noqa: F401 - registers the tables on Base.metadata
+import partner_gateway.deliveries.models
 import partner_gateway.partners.models  # noqa: F401
 from partner_gateway.db import Base
 from service_kit.migrations import run_env

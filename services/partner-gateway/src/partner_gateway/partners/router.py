@@ -21,7 +21,9 @@ async def register_partner(body: PartnerCreate, request: Request, session: Sessi
     return PartnerRead.model_validate(partner)
 
 
-@router.post("/{partner_id}/subscriptions", status_code=status.HTTP_201_CREATED, response_model=SubscriptionRead)
+@router.post(
+    "/{partner_id}/subscriptions", status_code=status.HTTP_201_CREATED, response_model=SubscriptionRead
+)
 async def subscribe(
     partner_id: str, body: SubscriptionCreate, request: Request, session: Session
 ) -> SubscriptionRead:

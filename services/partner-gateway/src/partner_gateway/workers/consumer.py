@@ -1,4 +1,4 @@
-"""The case-event consumer: turns events into pending deliveries. `python -m partner_gateway.workers.consumer`."""
+"""Turns case events into pending deliveries: `python -m partner_gateway.workers.consumer`."""
 
 import asyncio
 

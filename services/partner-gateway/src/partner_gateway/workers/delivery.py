@@ -9,7 +9,7 @@ from partner_gateway.config import get_settings
 from partner_gateway.deliveries.service import deliver, due_deliveries
 from service_kit.clock import SystemClock
 from service_kit.db import make_engine, make_session_factory
-from service_kit.worker import run_worker
+from service_kit.worker import run_worker, sleep_or_stop
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +30,7 @@ async def run_deliveries(stop: asyncio.Event) -> None:
                 except Exception:
                     log.exception("delivery round failed; deliveries stay pending")
                 if not sent:
-                    try:
-                        await asyncio.wait_for(stop.wait(), settings.delivery_interval_seconds)
-                    except TimeoutError:
-                        pass
+                    await sleep_or_stop(stop, settings.delivery_interval_seconds)
         finally:
             await engine.dispose()
 
