@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 VALIDATOR := schemas/asyncapi/validate
 PYTEST_ARGS ?=
 
-.PHONY: help install run run-check test lint format typecheck unit lock kafka-fetch postgres-install clean
+.PHONY: help install run run-check test lint format typecheck unit migration lock kafka-fetch postgres-install clean
 
 help: ## List every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -50,6 +50,9 @@ unit: install ## Run the tests (starts Kafka and PostgreSQL on free ports, stops
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: install kafka-fetch postgres-install lint typecheck unit ## Everything CI runs: lint, type checks, every test
+
+migration: install ## Autogenerate the next Alembic revision: make migration SERVICE=case-api MESSAGE="..."
+	$(BIN)/python -m devinfra.migration $(SERVICE) "$(MESSAGE)"
 
 lock: ## Re-pin every dependency into requirements/lock.txt (no download addresses)
 	test -x $(BIN)/uv || ($(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet "uv==0.13.9")

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from service_kit.clock import Clock, SystemClock
 from service_kit.db import database_reachable, make_engine, make_session_factory
-from service_kit.errors import install_problem_handlers
+from service_kit.errors import document_problem_responses, install_problem_handlers
 from service_kit.kafka import KafkaProbe
 from service_kit.settings import ServiceSettings
 
@@ -72,6 +72,7 @@ def create_service_app(
         title=title, description=description, version=version, lifespan=lifespan, openapi_url="/openapi.json"
     )
     install_problem_handlers(app)
+    document_problem_responses(app)
     app.include_router(health_router({"database": database_ok, "kafka": kafka.reachable}))
     for router in routers:
         app.include_router(router)

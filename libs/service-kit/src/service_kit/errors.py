@@ -6,10 +6,31 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "urn:eviction-prevention:problem:"
+
+
+class FieldProblem(BaseModel):
+    field: str
+    message: str
+    type: str | None = None
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error of every service is answered."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    field: str | None = None
+    errors: list[FieldProblem] | None = None
 
 
 class DomainError(Exception):
@@ -120,3 +141,36 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
+
+
+def document_problem_responses(app: FastAPI) -> None:
+    """Make the OpenAPI document say what the handlers do: errors are application/problem+json."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(components["Problem"].pop("$defs", {}))
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        problem_content = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for path_item in schema.get("paths", {}).values():
+            for operation in path_item.values():
+                responses = operation.setdefault("responses", {})
+                for status, response in list(responses.items()):
+                    if status.startswith(("4", "5")):
+                        response["content"] = problem_content
+                if "422" in responses:
+                    responses["422"]["description"] = "The request names a field that is missing or wrong"
+                responses.setdefault(
+                    "default", {"description": "An error, as RFC 9457 problem details", "content": problem_content}
+                )
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -2,7 +2,7 @@
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Self
+from typing import ClassVar, Self
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,7 +32,6 @@ class ServiceSettings(BaseSettings):
     )
     data_dir: Path = Path(".local/data")
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
-    kafka_client_id: str = ""
     oin: str = Field(
         default=DEVELOPMENT_OIN,
         pattern=r"^\d{20}$",
@@ -43,7 +42,8 @@ class ServiceSettings(BaseSettings):
     partner_events_topic: str = PARTNER_EVENTS_TOPIC
     log_level: str = "INFO"
 
-    service_name: str = "service"
+    # The service's identity (source URN, SQLite file name); fixed in code, not a setting.
+    service_name: ClassVar[str] = "service"
 
     def sqlite_default_url(self) -> str:
         return f"sqlite+aiosqlite:///{self.data_dir / (self.service_name.replace('-', '_') + '.sqlite3')}"

@@ -1,6 +1,7 @@
 """Settings of the notifier, read once from the environment (prefix NOTIFIER_)."""
 
 from functools import lru_cache
+from typing import ClassVar
 from pathlib import Path
 
 from pydantic_settings import SettingsConfigDict
@@ -11,7 +12,7 @@ from service_kit.settings import ServiceSettings
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFIER_", env_file=".env", extra="ignore")
 
-    service_name: str = "notifier"
+    service_name: ClassVar[str] = "notifier"
     consumer_group: str = "notifier"
     # `make run` hands every message to file channels that write here: the local outbox of messages.
     outbox_dir: Path = Path(".local/outbox")
