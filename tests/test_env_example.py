@@ -39,7 +39,5 @@ def test_env_example_parses_to_the_defaults(
 
 
 def test_nothing_undocumented_is_listed() -> None:
-    known = {
-        settings.model_config["env_prefix"] + name.upper() for settings in SERVICES for name in settings.model_fields
-    }
+    known = {s.model_config["env_prefix"] + name.upper() for s in SERVICES for name in s.model_fields}
     assert documented_names() - known == set()

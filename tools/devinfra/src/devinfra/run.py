@@ -9,7 +9,10 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
+
+import httpx
 
 from devinfra.kafka import KafkaBroker, ensure_kafka_libs
 from devinfra.ports import port_is_free
@@ -25,7 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make run", description=__doc__)
     parser.add_argument("--state-dir", type=Path, default=REPOSITORY_ROOT / ".local")
     parser.add_argument(
-        "--check", action="store_true", help="start everything, wait until ready, then stop (used by CI)"
+        "--check",
+        action="store_true",
+        help="start everything, open a case, wait for its message in the outbox, then stop (used by tests)",
     )
     args = parser.parse_args(argv)
 
@@ -75,9 +80,10 @@ Try:  curl -s -X POST {stack.url("case-api")}/v1/cases -H 'content-type: applica
 Ctrl-C stops everything.""",
             flush=True,
         )
-        if not args.check:
-            while not stopping.is_set():
-                stopping.wait(0.5)
+        if args.check:
+            return smoke_check(stack)
+        while not stopping.is_set():
+            stopping.wait(0.5)
     except KeyboardInterrupt:
         pass
     finally:
@@ -85,6 +91,25 @@ Ctrl-C stops everything.""",
         stack.stop()
         broker.stop()
     return 0
+
+
+def smoke_check(stack: Stack, timeout: float = 30) -> int:
+    """Open a case over HTTP and wait for the notifier's message in the outbox: the whole path on SQLite."""
+    before = set(stack.outbox_dir.glob("*.eml"))
+    response = httpx.post(
+        stack.url("case-api") + "/v1/cases", json={"team": "team-check", "opened_by": "signal"}, timeout=10
+    )
+    if response.status_code != 201:
+        print(f"check failed: POST /v1/cases answered {response.status_code}: {response.text}")
+        return 1
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if set(stack.outbox_dir.glob("*.eml")) - before:
+            print("check passed: a case opened over HTTP reached the message outbox through Kafka")
+            return 0
+        time.sleep(0.2)
+    print(f"check failed: no message in {stack.outbox_dir} after {timeout}s")
+    return 1
 
 
 if __name__ == "__main__":

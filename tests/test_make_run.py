@@ -1,0 +1,49 @@
+"""`make run` works: the supervisor starts its own broker and the three services on SQLite, a case opened
+over HTTP reaches the message outbox, and everything it started is stopped again."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from devinfra.ports import free_port
+
+pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
+
+
+def test_make_run_brings_up_the_platform_on_sqlite_and_stops_it(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "KAFKA_PORT": str(free_port()),
+        "CASE_API_PORT": str(free_port()),
+        "NOTIFIER_PORT": str(free_port()),
+        "GATEWAY_PORT": str(free_port()),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "devinfra.run", "--check", "--state-dir", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "check passed" in result.stdout
+    assert f"127.0.0.1:{env['CASE_API_PORT']}/docs" in result.stdout
+    assert list((tmp_path / "data").glob("*.sqlite3")), "the services did not use their embedded SQLite files"
+    assert list((tmp_path / "outbox").glob("*.eml"))
+    assert processes_mentioning(str(tmp_path)) == [], "make run left processes running"
+
+
+def processes_mentioning(text: str) -> list[str]:
+    """Command lines of running processes that name `text` (the broker's config lives in the state dir)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            line = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in line:
+            found.append(line)
+    return found
