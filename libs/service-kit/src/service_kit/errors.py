@@ -66,9 +66,7 @@ class Forbidden(DomainError):
     code = "forbidden"
 
 
-def problem(
-    status: int, *, code: str, detail: str, instance: str | None = None, **extra: Any
-) -> JSONResponse:
+def problem(status: int, *, code: str, detail: str, instance: str | None = None, **extra: Any) -> JSONResponse:
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + code,
         "title": HTTPStatus(status).phrase,
@@ -97,12 +95,19 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _field_problem(err: dict[str, Any]) -> dict[str, Any]:
+    if err.get("type") == "json_invalid":
+        # The loc of a JSON syntax error is a character position, not a field: say what is wrong instead.
+        position = err.get("loc", ("body", "?"))[-1]
+        reason = err.get("ctx", {}).get("error", "syntax error")
+        message = f"the request body is not valid JSON ({reason} at character {position})"
+        return {"field": "", "message": message, "type": "json_invalid"}
+    return {"field": _field_path(err.get("loc", ())), "message": err.get("msg", ""), "type": err.get("type")}
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {"field": _field_path(err.get("loc", ())), "message": err.get("msg", ""), "type": err.get("type")}
-        for err in exc.errors()
-    ]
+    errors = [_field_problem(err) for err in exc.errors()]
     first = errors[0] if errors else {"field": "", "message": "invalid request"}
     return problem(
         HTTPStatus.UNPROCESSABLE_ENTITY,
@@ -150,9 +155,7 @@ def document_problem_responses(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
-        schema = get_openapi(
-            title=app.title, version=app.version, description=app.description, routes=app.routes
-        )
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(components["Problem"].pop("$defs", {}))
@@ -168,7 +171,8 @@ def document_problem_responses(app: FastAPI) -> None:
                 if "422" in responses:
                     responses["422"]["description"] = "The request names a field that is missing or wrong"
                 responses.setdefault(
-                    "default", {"description": "An error, as RFC 9457 problem details", "content": problem_content}
+                    "default",
+                    {"description": "An error, as RFC 9457 problem details", "content": problem_content},
                 )
         app.openapi_schema = schema
         return schema

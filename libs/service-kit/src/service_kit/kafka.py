@@ -27,9 +27,7 @@ class KafkaProbe:
             return self._ok
 
     async def _check(self) -> bool:
-        admin = AIOKafkaAdminClient(
-            bootstrap_servers=self._bootstrap, request_timeout_ms=int(self._timeout * 1000)
-        )
+        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, request_timeout_ms=int(self._timeout * 1000))
         try:
             await asyncio.wait_for(admin.start(), self._timeout)
             await asyncio.wait_for(admin.describe_cluster(), self._timeout)

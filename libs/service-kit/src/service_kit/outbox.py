@@ -105,53 +105,72 @@ class OutboxRelay:
         self._idle_interval = idle_interval
 
     async def publish_batch(self) -> int:
-        """Publish at most one batch; returns how many events went out."""
-        model = self._model
+        """Publish at most one batch; returns how many events went out.
+
+        The rows are marked inside the claiming transaction, which commits only after Kafka acknowledged
+        every record: a failed produce rolls the marks back and the rows are published by a later round.
+        """
         async with self._sessions() as session, session.begin():
-            postgres = supports_skip_locked(session)
-            query = (
-                select(model.id, model.key, model.topic, model.payload, model.headers)
-                .where(model.published_at.is_(None))
-                .order_by(model.id)
-                .limit(self._batch_size)
-            )
-            if postgres:
-                query = query.with_for_update(skip_locked=True)
-            rows = list((await session.execute(query)).all())
+            if supports_skip_locked(session):
+                rows = await self._claim_and_mark_postgres(session)
+            else:
+                rows = await self._claim_and_mark_single_writer(session)
             if not rows:
                 return 0
-            if postgres:
-                rows = await self._without_blocked_keys(session, rows)
             futures = []
             for row in rows:
                 headers = [(name, value.encode()) for name, value in (row.headers or {}).items()]
                 futures.append(
-                    await self._producer.send(
-                        row.topic, value=row.payload, key=row.key.encode(), headers=headers
-                    )
+                    await self._producer.send(row.topic, value=row.payload, key=row.key.encode(), headers=headers)
                 )
             await asyncio.gather(*futures)
+        return len(rows)
+
+    async def _claim_and_mark_postgres(self, session: AsyncSession) -> list[Any]:
+        # One round trip: claim unpublished rows that no other relay holds, leave out every key whose
+        # earlier unpublished row another relay holds (so one case's events never overtake each other),
+        # and mark the rest.
+        table = self._model.__tablename__
+        claim = text(
+            f"""
+            WITH claimed AS (
+                SELECT id, key FROM {table} WHERE published_at IS NULL
+                ORDER BY id LIMIT :batch_size FOR UPDATE SKIP LOCKED
+            ),
+            blocked AS (
+                SELECT DISTINCT claimed.key FROM claimed
+                JOIN {table} AS earlier ON earlier.key = claimed.key AND earlier.id < claimed.id
+                    AND earlier.published_at IS NULL
+                WHERE earlier.id NOT IN (SELECT id FROM claimed)
+            )
+            UPDATE {table} SET published_at = :now FROM claimed
+            WHERE {table}.id = claimed.id AND claimed.key NOT IN (SELECT key FROM blocked)
+            RETURNING {table}.id, {table}.key, {table}.topic, {table}.payload, {table}.headers
+            """  # noqa: S608 - the table name comes from the model class, never from input
+        )
+        result = await session.execute(claim, {"batch_size": self._batch_size, "now": datetime.now(UTC)})
+        return sorted(result.all(), key=lambda row: row.id)
+
+    async def _claim_and_mark_single_writer(self, session: AsyncSession) -> list[Any]:
+        model = self._model
+        rows = list(
+            (
+                await session.execute(
+                    select(model.id, model.key, model.topic, model.payload, model.headers)
+                    .where(model.published_at.is_(None))
+                    .order_by(model.id)
+                    .limit(self._batch_size)
+                )
+            ).all()
+        )
+        if rows:
             await session.execute(
                 update(model)
                 .where(model.id.in_([row.id for row in rows]))
                 .values(published_at=datetime.now(UTC))
                 .execution_options(synchronize_session=False)
             )
-        return len(rows)
-
-    async def _without_blocked_keys(self, session: AsyncSession, rows: list[Any]) -> list[Any]:
-        model = self._model
-        first_claimed: dict[str, int] = {}
-        for row in rows:
-            first_claimed.setdefault(row.key, row.id)
-        oldest = await session.execute(
-            select(model.key, model.id)
-            .where(model.published_at.is_(None), model.key.in_(list(first_claimed)))
-            .order_by(model.key, model.id)
-            .distinct(model.key)
-        )
-        blocked = {key for key, oldest_id in oldest.all() if oldest_id < first_claimed[key]}
-        return [row for row in rows if row.key not in blocked]
+        return rows
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until `stop` is set; the batch in flight is finished first (drain on shutdown)."""
@@ -170,9 +189,7 @@ class OutboxRelay:
         async with self._sessions() as session:
             count, oldest = (
                 await session.execute(
-                    select(func.count(), func.min(self._model.created_at)).where(
-                        self._model.published_at.is_(None)
-                    )
+                    select(func.count(), func.min(self._model.created_at)).where(self._model.published_at.is_(None))
                 )
             ).one()
         return int(count), oldest

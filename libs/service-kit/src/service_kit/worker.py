@@ -9,9 +9,7 @@ from collections.abc import Awaitable, Callable
 log = logging.getLogger(__name__)
 
 
-def run_worker(
-    name: str, main: Callable[[asyncio.Event], Awaitable[None]], *, log_level: str = "INFO"
-) -> None:
+def run_worker(name: str, main: Callable[[asyncio.Event], Awaitable[None]], *, log_level: str = "INFO") -> None:
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     async def runner() -> None:
