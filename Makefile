@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 VALIDATOR := schemas/asyncapi/validate
 PYTEST_ARGS ?=
 
-.PHONY: help install run run-check test lint format typecheck unit migration lock kafka-fetch postgres-install clean
+.PHONY: help install run run-check token test lint format typecheck unit migration lock kafka-fetch postgres-install clean
 
 help: ## List every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -48,6 +48,9 @@ typecheck: install ## mypy (strict) over every package
 
 unit: install ## Run the tests (starts Kafka and PostgreSQL on free ports, stops them after)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+token: install ## Print a bearer token of the local development key: make token ROLE=team_lead[,admin] TEAM=team-noord [MINUTES=60]
+	@$(BIN)/python -m devinfra.devkey token --role "$(ROLE)" $(if $(TEAM),--team "$(TEAM)") $(if $(MINUTES),--minutes "$(MINUTES)")
 
 test: install kafka-fetch postgres-install lint typecheck unit ## Everything CI runs: lint, type checks, every test
 

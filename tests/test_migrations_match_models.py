@@ -14,7 +14,7 @@ from service_kit.db import make_engine
 from service_kit.migrations import upgrade_to_head
 
 SERVICES = {
-    "case_api": ["case_api.cases.models"],
+    "case_api": ["case_api.all_models"],
     "notifier": ["notifier.notifications.models"],
     "partner_gateway": ["partner_gateway.partners.models", "partner_gateway.deliveries.models"],
 }

@@ -34,9 +34,7 @@ async def _read_all(
     bootstrap: str, topic: str, *, partitions: int = 1, isolation_level: str = "read_uncommitted"
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record of the topic's partitions up to their end offsets, without a consumer group."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, isolation_level=isolation_level, enable_auto_commit=False
-    )
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, isolation_level=isolation_level, enable_auto_commit=False)
     await consumer.start()
     try:
         tps = [TopicPartition(topic, p) for p in range(partitions)]

@@ -195,10 +195,7 @@ def test_existing_postgres_builds_urls_from_the_admin_url() -> None:
     assert server.port == 6543
     assert server.password == "s@cret"
     assert server.url("cases") == "postgresql+asyncpg://ep:s%40cret@db.example:6543/cases?ssl=require"
-    assert (
-        server.url("cases", driver="postgresql")
-        == "postgresql://ep:s%40cret@db.example:6543/cases?ssl=require"
-    )
+    assert server.url("cases", driver="postgresql") == "postgresql://ep:s%40cret@db.example:6543/cases?ssl=require"
     server.start()
     server.stop()
     with pytest.raises(ValueError, match="postgresql://"):

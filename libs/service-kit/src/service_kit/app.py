@@ -7,6 +7,7 @@ from fastapi import APIRouter, FastAPI, Response
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 
+from service_kit.auth import TokenVerifier
 from service_kit.clock import Clock, SystemClock
 from service_kit.db import database_reachable, make_engine, make_session_factory
 from service_kit.errors import document_problem_responses, install_problem_handlers
@@ -50,13 +51,15 @@ def create_service_app(
     clock: Clock | None = None,
     version: str = "0.1.0",
 ) -> FastAPI:
-    """The app with its engine, session factory, clock and settings on `app.state`, opened and closed by
-    the lifespan; /health/ready checks the database and Kafka."""
+    """The app with its engine, session factory, clock, settings and bearer-token verifier on `app.state`,
+    opened and closed by the lifespan; /health/ready checks the database and Kafka."""
     engine = make_engine(settings.effective_database_url)
     kafka = KafkaProbe(settings.kafka_bootstrap_servers)
+    token_verifier = TokenVerifier.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await token_verifier.open()
         app.state.settings = settings
         app.state.clock = clock or SystemClock()
         app.state.session_factory = make_session_factory(engine)
@@ -71,6 +74,7 @@ def create_service_app(
     app: FastAPI = FastAPIOffline(
         title=title, description=description, version=version, lifespan=lifespan, openapi_url="/openapi.json"
     )
+    app.state.token_verifier = token_verifier
     install_problem_handlers(app)
     document_problem_responses(app)
     app.include_router(health_router({"database": database_ok, "kafka": kafka.reachable}))

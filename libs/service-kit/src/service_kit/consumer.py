@@ -14,12 +14,13 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from sqlalchemy import DateTime, String, select
+from sqlalchemy import String, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from eviction_schemas.envelope import CloudEvent, dlq_topic
+from service_kit.db import UTCDateTime
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ class ProcessedEventMixin:
     source: Mapped[str] = mapped_column(String(200), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     consumer_group: Mapped[str] = mapped_column(String(100), primary_key=True)
-    processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    processed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -132,17 +133,21 @@ class EventConsumer:
                     return
                 await asyncio.sleep(self._retry_backoff * 2 ** (attempt - 1))
 
+    async def _already_processed(self, session: AsyncSession, event: CloudEvent) -> bool:
+        model = self._processed
+        seen = await session.scalar(
+            select(model.event_id).where(
+                model.source == event.source,
+                model.event_id == str(event.id),
+                model.consumer_group == self._group_id,
+            )
+        )
+        return seen is not None
+
     async def _apply_once(self, event: CloudEvent) -> None:
         model = self._processed
         async with self._sessions() as session:
-            seen = await session.scalar(
-                select(model.event_id).where(
-                    model.source == event.source,
-                    model.event_id == str(event.id),
-                    model.consumer_group == self._group_id,
-                )
-            )
-            if seen:
+            if await self._already_processed(session, event):
                 return
             await self._handler(session, event)
             marker = model()
@@ -154,8 +159,11 @@ class EventConsumer:
             try:
                 await session.commit()
             except IntegrityError:
-                # A concurrent consumer of the same group committed it first: its effects stand.
                 await session.rollback()
+                # A concurrent consumer of the same group committed it first: its effects stand. Any
+                # other broken constraint is this attempt failing: retried, then dead-lettered, never lost.
+                if not await self._already_processed(session, event):
+                    raise
 
     async def _dead_letter(self, record: ConsumerRecord[Any, Any], *, reason: str, error: Exception) -> None:
         headers = [

@@ -1,5 +1,6 @@
 """One base error carrying its HTTP status; handlers render every error as RFC 9457 problem+json."""
 
+import logging
 from http import HTTPStatus
 from typing import Any
 
@@ -8,6 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "urn:eviction-prevention:problem:"
@@ -133,6 +136,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     # The trace id in the logs leads to the cause; the caller learns nothing internal.
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(
         HTTPStatus.INTERNAL_SERVER_ERROR,
         code="internal-error",

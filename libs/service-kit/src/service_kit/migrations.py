@@ -1,6 +1,7 @@
 """Alembic helpers: every service's env.py runs online migrations on an async engine the same way."""
 
 from pathlib import Path
+from typing import Any, Literal
 
 from alembic import command, context
 from alembic.config import Config
@@ -8,7 +9,7 @@ from sqlalchemy import MetaData, pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from service_kit.db import is_sqlite
+from service_kit.db import EnumText, UTCDateTime, is_sqlite
 
 
 def alembic_config(script_location: str, database_url: str) -> Config:
@@ -26,6 +27,15 @@ def upgrade_to_head(script_location: str, database_url: str) -> None:
     command.upgrade(alembic_config(script_location, database_url), "head")
 
 
+def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
+    # Migrations name plain SQLAlchemy types, so they never import service code.
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, EnumText):
+        return f"sa.String(length={obj.length})"
+    return False
+
+
 def run_env(target_metadata: MetaData) -> None:
     """Body of a service's migrations/env.py."""
     url = context.config.get_main_option("sqlalchemy.url")
@@ -37,6 +47,7 @@ def run_env(target_metadata: MetaData) -> None:
             target_metadata=target_metadata,
             render_as_batch=is_sqlite(url),  # SQLite alters tables by copying them
             compare_type=True,
+            render_item=_render_item,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import BigInteger, DateTime, Index, Integer, LargeBinary, String, func, select, text, update
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 from sqlalchemy.types import JSON
 
 from eviction_schemas.envelope import CloudEvent
-from service_kit.db import supports_skip_locked
+from service_kit.db import UTCDateTime, supports_skip_locked
 from service_kit.worker import sleep_or_stop
 
 log = logging.getLogger(__name__)
@@ -33,8 +33,8 @@ class OutboxMixin:
     key: Mapped[str] = mapped_column(String(64))
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     headers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
     @declared_attr.directive
     def __table_args__(cls) -> tuple[Any, ...]:

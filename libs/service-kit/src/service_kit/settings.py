@@ -1,17 +1,28 @@
 """The settings every service shares; each service subclasses with its own env prefix."""
 
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from eviction_schemas.envelope import CASE_EVENTS_TOPIC, NOTIFICATION_EVENTS_TOPIC, PARTNER_EVENTS_TOPIC
 
 # Values that are fine on a laptop and must never reach production.
 DEVELOPMENT_SECRET_MARKER = "change-me"  # noqa: S105 - the marker production refuses, not a secret
 DEVELOPMENT_OIN = "00000001234567890000"
+# The local development identity provider of `make token` (devinfra.devkey): trusted on a laptop only.
+DEVELOPMENT_OIDC_ISSUER = "urn:eviction-prevention:dev-issuer"
+DEVELOPMENT_OIDC_KEY_ID = "ep-dev-key-1"
+DEVELOPMENT_JWKS_PATH = ".local/dev-oidc/jwks.json"
+DEFAULT_OIDC_AUDIENCE = "eviction-prevention"
+
+# Settings one deployment shares across its services, so they are also read without the service's prefix
+# (OIDC_ISSUER as well as CASE_API_OIDC_ISSUER); the prefixed name wins.
+PLATFORM_WIDE_FIELDS = ("oidc_jwks_url", "oidc_issuer", "oidc_audience")
 
 
 class Environment(StrEnum):
@@ -41,6 +52,19 @@ class ServiceSettings(BaseSettings):
     notification_events_topic: str = NOTIFICATION_EVENTS_TOPIC
     partner_events_topic: str = PARTNER_EVENTS_TOPIC
     log_level: str = "INFO"
+    oidc_jwks_url: str = Field(
+        default=DEVELOPMENT_JWKS_PATH,
+        description="Where the identity provider publishes its signing keys: an https:// URL, or in development "
+        "a local file (the key of `make token`). Also read as OIDC_JWKS_URL.",
+    )
+    oidc_issuer: str = Field(
+        default=DEVELOPMENT_OIDC_ISSUER,
+        description="The `iss` every bearer token must carry. Also read as OIDC_ISSUER.",
+    )
+    oidc_audience: str = Field(
+        default=DEFAULT_OIDC_AUDIENCE,
+        description="The `aud` every bearer token must name. Also read as OIDC_AUDIENCE.",
+    )
 
     # The service's identity (source URN, SQLite file name); fixed in code, not a setting.
     service_name: ClassVar[str] = "service"
@@ -51,6 +75,18 @@ class ServiceSettings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or self.sqlite_default_url()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        unprefixed = _UnprefixedSource(settings_cls, env_settings, dotenv_settings)
+        return init_settings, env_settings, dotenv_settings, unprefixed, file_secret_settings
 
     def secret_fields(self) -> dict[str, str]:
         """Subclasses name their secrets here so production can refuse development values."""
@@ -69,6 +105,36 @@ class ServiceSettings(BaseSettings):
             problems.append("oin is the development OIN; set the municipality's OIN")
         if not self.database_url or self.database_url.startswith("sqlite"):
             problems.append("database_url must point to PostgreSQL in production")
+        if not self.oidc_jwks_url.startswith("https://"):
+            problems.append("oidc_jwks_url must be the identity provider's https:// JWKS URL in production")
+        if self.oidc_issuer == DEVELOPMENT_OIDC_ISSUER:
+            problems.append("oidc_issuer is the development issuer; set the identity provider's issuer")
         if problems:
             raise ValueError("refusing to start in production: " + "; ".join(problems))
         return self
+
+
+class _UnprefixedSource(PydanticBaseSettingsSource):
+    """PLATFORM_WIDE_FIELDS under their unprefixed names, from the environment and then the .env file."""
+
+    def __init__(self, settings_cls: type[BaseSettings], *sources: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self._sources = sources
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        for source in self._sources:
+            # Both env sources keep what they read in `env_vars`, lower-cased unless case_sensitive is set.
+            env_vars: Mapping[str, str | None] = getattr(source, "env_vars", {})
+            for name in (field_name.upper(), field_name):
+                value = env_vars.get(name)
+                if value:
+                    return value, name, False
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for field_name in PLATFORM_WIDE_FIELDS:
+            value, _, _ = self.get_field_value(self.settings_cls.model_fields[field_name], field_name)
+            if value is not None:
+                values[field_name] = value
+        return values

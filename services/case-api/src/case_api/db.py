@@ -1,8 +1,9 @@
 """case-api's declarative base, its outbox table, and the request's session dependency."""
 
 from collections.abc import AsyncIterator
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
@@ -22,3 +23,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's one transaction: committed after the endpoint returns, rolled back on error."""
     async for session in session_scope(request.app.state.session_factory):
         yield session
+
+
+# scope="function": the commit runs before the response is sent, so a failed commit is never answered 2xx.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

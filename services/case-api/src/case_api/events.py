@@ -2,13 +2,10 @@
 
 from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from case_api.config import Settings
+from case_api.context import Context
 from case_api.db import OutboxRecord
 from eviction_schemas.envelope import make_event
 from eviction_schemas.registry import validate_data
-from service_kit.clock import Clock
 from service_kit.outbox import add_event
 
 
@@ -19,26 +16,19 @@ class EventSubject(Protocol):
     last_event_sequence: int
 
 
-async def emit(
-    session: AsyncSession,
-    *,
-    settings: Settings,
-    clock: Clock,
-    case: EventSubject,
-    event: str,
-    data: dict[str, Any],
-    traceparent: str | None = None,
-) -> None:
+def emit(ctx: Context, *, case: EventSubject, event: str, data: dict[str, Any]) -> None:
+    """Stage `event` for `case`. The caller holds the case row locked (`CaseRepository.get_for_update`), so
+    two concurrent changes of one case cannot take the same sequence number."""
     validate_data(event, data)  # a producer never writes an event its own contract refuses
     case.last_event_sequence += 1
     envelope = make_event(
         event=event,
-        source_service=settings.service_name,
-        oin=settings.oin,
+        source_service=ctx.settings.service_name,
+        oin=ctx.settings.oin,
         subject=case.id,
         sequence=case.last_event_sequence,
         data=data,
-        time=clock.now(),
-        traceparent=traceparent,
+        time=ctx.clock.now(),
+        traceparent=ctx.traceparent,
     )
-    add_event(session, OutboxRecord, topic=settings.case_events_topic, event=envelope, now=clock.now())
+    add_event(ctx.session, OutboxRecord, topic=ctx.settings.case_events_topic, event=envelope, now=ctx.clock.now())

@@ -1,8 +1,8 @@
 """Settings of the notifier, read once from the environment (prefix NOTIFIER_)."""
 
 from functools import lru_cache
-from typing import ClassVar
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic_settings import SettingsConfigDict
 

@@ -68,11 +68,7 @@ def _pom_digest() -> str:
 
 def _libs_ready(libs: Path, version: str, digest: str) -> bool:
     stamp = libs / _POM_STAMP
-    return (
-        (libs / f"kafka_2.13-{version}.jar").is_file()
-        and stamp.is_file()
-        and stamp.read_text().strip() == digest
-    )
+    return (libs / f"kafka_2.13-{version}.jar").is_file() and stamp.is_file() and stamp.read_text().strip() == digest
 
 
 @contextlib.contextmanager
@@ -297,9 +293,7 @@ class KafkaBroker:
         self.data_dir = Path(data_dir).resolve()
         taken = [controller_port] if controller_port is not None else []
         self.port = port if port is not None else _free_port_except(*taken)
-        self.controller_port = (
-            controller_port if controller_port is not None else _free_port_except(self.port)
-        )
+        self.controller_port = controller_port if controller_port is not None else _free_port_except(self.port)
         self._ports_chosen = port is None and controller_port is None
         self.heap = heap
         self.auto_create_topics = auto_create_topics
@@ -510,9 +504,7 @@ def stop_data_dir(data_dir: Path, timeout: float = 30) -> bool:
     return running
 
 
-async def create_topics(
-    bootstrap_servers: str, topics: Mapping[str, int], *, replication_factor: int = 1
-) -> list[str]:
+async def create_topics(bootstrap_servers: str, topics: Mapping[str, int], *, replication_factor: int = 1) -> list[str]:
     """Create each topic (name -> partitions) unless it exists; return the names that were created."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
     from aiokafka.errors import TopicAlreadyExistsError, for_code

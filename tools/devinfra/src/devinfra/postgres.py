@@ -136,8 +136,7 @@ def postgres_bin_dir(install: bool = True) -> Path:
         return found[-1]
     if not install:
         raise FileNotFoundError(
-            f"no PostgreSQL server binaries under {POSTGRES_LIB}/<N>/bin: "
-            "run `python -m devinfra.postgres install`"
+            f"no PostgreSQL server binaries under {POSTGRES_LIB}/<N>/bin: run `python -m devinfra.postgres install`"
         )
     _INSTALL_LOCK.parent.mkdir(parents=True, exist_ok=True)
     with _INSTALL_LOCK.open("a") as lock:
@@ -231,9 +230,7 @@ class PostgresServer:
             if version >= (13,):
                 await conn.execute(f"DROP DATABASE IF EXISTS {_quote_ident(name)} WITH (FORCE)")
             else:
-                await conn.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
-                )
+                await conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name)
                 await conn.execute(f"DROP DATABASE IF EXISTS {_quote_ident(name)}")
         finally:
             await conn.close()
@@ -397,8 +394,7 @@ class PostgresCluster(PostgresServer):
             os.unlink(pwfile.name)
         if result.returncode != 0:
             raise RuntimeError(
-                f"initdb failed for {self.data_dir} (exit code {result.returncode}):\n"
-                f"{result.stdout}{result.stderr}"
+                f"initdb failed for {self.data_dir} (exit code {result.returncode}):\n{result.stdout}{result.stderr}"
             )
         with (self.data_dir / "postgresql.conf").open("a") as conf:
             conf.write(_SETTINGS)

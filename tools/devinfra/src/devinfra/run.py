@@ -40,13 +40,9 @@ def main(argv: list[str] | None = None) -> int:
         "partner-gateway": _port("GATEWAY_PORT", 8003),
     }
     kafka_port = _port("KAFKA_PORT", 9092)
-    busy = [
-        f"{name} {port}" for name, port in [*ports.items(), ("kafka", kafka_port)] if not port_is_free(port)
-    ]
+    busy = [f"{name} {port}" for name, port in [*ports.items(), ("kafka", kafka_port)] if not port_is_free(port)]
     if busy:
-        print(
-            f"ports in use: {', '.join(busy)}; set KAFKA_PORT / CASE_API_PORT / NOTIFIER_PORT / GATEWAY_PORT"
-        )
+        print(f"ports in use: {', '.join(busy)}; set KAFKA_PORT / CASE_API_PORT / NOTIFIER_PORT / GATEWAY_PORT")
         return 2
 
     print("fetching the Kafka broker's jars (once per machine)...", flush=True)

@@ -92,9 +92,7 @@ class Stack:
 
     def env_for(self, service: str) -> dict[str, str]:
         prefix = ENV_PREFIX[service]
-        env = {
-            key: value for key, value in os.environ.items() if not key.startswith(tuple(ENV_PREFIX.values()))
-        }
+        env = {key: value for key, value in os.environ.items() if not key.startswith(tuple(ENV_PREFIX.values()))}
         env.update(
             {
                 f"{prefix}DATABASE_URL": self.database_urls.get(service, ""),
@@ -109,9 +107,7 @@ class Stack:
 
     def migrate(self) -> None:
         for service in SERVICES:
-            subprocess.run(
-                [sys.executable, "-m", f"{PACKAGE[service]}.migrate"], env=self.env_for(service), check=True
-            )
+            subprocess.run([sys.executable, "-m", f"{PACKAGE[service]}.migrate"], env=self.env_for(service), check=True)
 
     def start(self) -> None:
         for service in SERVICES:
@@ -124,9 +120,7 @@ class Stack:
             self.children.append(Child(f"{service}-api", api, env, self.log_dir / f"{service}-api.log"))
             for worker in WORKERS[service]:
                 argv = [sys.executable, "-m", f"{package}.workers.{worker}"]
-                self.children.append(
-                    Child(f"{service}-{worker}", argv, env, self.log_dir / f"{service}-{worker}.log")
-                )
+                self.children.append(Child(f"{service}-{worker}", argv, env, self.log_dir / f"{service}-{worker}.log"))
         for child in self.children:
             child.start()
 

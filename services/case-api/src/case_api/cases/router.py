@@ -1,40 +1,62 @@
-"""REST endpoints for cases: parse, call one service function, return."""
+"""REST endpoints for cases, signals and contact attempts: parse, call one service function, return."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Header, Request, status
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, status
 
 from case_api.cases import service
-from case_api.cases.schemas import CaseCreate, CaseRead
-from case_api.db import get_session
+from case_api.cases.schemas import CaseClose, CaseDetail, CaseOpen, CaseSummary
+from case_api.contacts import service as contacts
+from case_api.contacts.schemas import ContactAttemptIn, ContactAttemptRead
+from case_api.deps import CaseContext
+from case_api.signals import service as signals
+from case_api.signals.schemas import SignalIn, SignalReceipt, SignalReceive
 
-router = APIRouter(prefix="/v1/cases", tags=["cases"])
-
-Session = Annotated[AsyncSession, Depends(get_session)]
-
-
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=CaseRead)
-async def open_case(
-    body: CaseCreate,
-    request: Request,
-    session: Session,
-    traceparent: Annotated[
-        str | None, Header(pattern=r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
-    ] = None,
-) -> CaseRead:
-    """Open a case for a household; publishes case.opened."""
-    case = await service.open_case(
-        session,
-        settings=request.app.state.settings,
-        clock=request.app.state.clock,
-        request=body,
-        traceparent=traceparent,
-    )
-    return CaseRead.model_validate(case)
+router = APIRouter(prefix="/v1", tags=["cases"])
 
 
-@router.get("/{case_id}", response_model=CaseRead)
-async def read_case(case_id: str, session: Session) -> CaseRead:
-    """One case."""
-    return CaseRead.model_validate(await service.get_case(session, case_id=case_id))
+@router.post("/signals", status_code=status.HTTP_201_CREATED, response_model=SignalReceipt, tags=["signals"])
+async def receive_signal(body: SignalReceive, ctx: CaseContext) -> SignalReceipt:
+    """Receive an arrears signal: attaches to the household's open case or opens one (R1, R2)."""
+    return await signals.receive_signal(ctx, team=body.team, household=body.household, signal=body.signal)
+
+
+@router.post("/cases", status_code=status.HTTP_201_CREATED, response_model=CaseDetail)
+async def open_case(body: CaseOpen, ctx: CaseContext) -> CaseDetail:
+    """Open a case for a household (409 when it already has an open case); publishes case.opened."""
+    if body.signal is not None:
+        receipt = await signals.receive_signal(
+            ctx, team=body.team, household=body.household, signal=body.signal, opened_by=body.opened_by
+        )
+        case_id = receipt.case_id
+    else:
+        case = await service.open_case_without_signal(
+            ctx, team=body.team, household=body.household, opened_by=body.opened_by
+        )
+        case_id = case.id
+    await ctx.session.flush()
+    return await service.read_case(ctx, case_id=case_id)
+
+
+@router.get("/cases/{case_id}", response_model=CaseDetail)
+async def read_case(case_id: str, ctx: CaseContext) -> CaseDetail:
+    """One case with its household (BSN masked unless the role needs it) and signals."""
+    return await service.read_case(ctx, case_id=case_id)
+
+
+@router.post("/cases/{case_id}/signals", status_code=status.HTTP_201_CREATED, response_model=SignalReceipt)
+async def attach_signal(case_id: str, body: SignalIn, ctx: CaseContext) -> SignalReceipt:
+    """Attach another arrears signal to this case (R2 flags follow)."""
+    return await signals.attach_signal(ctx, case_id=case_id, signal=body)
+
+
+@router.post(
+    "/cases/{case_id}/contact-attempts", status_code=status.HTTP_201_CREATED, response_model=ContactAttemptRead
+)
+async def record_contact(case_id: str, body: ContactAttemptIn, ctx: CaseContext) -> ContactAttemptRead:
+    """Record an attempt to reach the household; the first moves a signalled case to outreach."""
+    return ContactAttemptRead.model_validate(await contacts.record_contact(ctx, case_id=case_id, request=body))
+
+
+@router.post("/cases/{case_id}/close", response_model=CaseSummary)
+async def close_case(case_id: str, body: CaseClose, ctx: CaseContext) -> CaseSummary:
+    """Close the case with an outcome code that fits its stage."""
+    return CaseSummary.model_validate(await service.close_case(ctx, case_id=case_id, outcome=body.outcome_code))

@@ -1,7 +1,6 @@
 """Alembic environment of case-api (runs on PostgreSQL and SQLite)."""
 
-import case_api.cases.models  # noqa: F401 - registers the tables on Base.metadata
-from case_api.db import Base
+from case_api.all_models import metadata
 from service_kit.migrations import run_env
 
-run_env(Base.metadata)
+run_env(metadata)

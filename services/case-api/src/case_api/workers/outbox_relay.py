@@ -12,9 +12,7 @@ from service_kit.worker import run_worker
 async def relay(stop: asyncio.Event) -> None:
     settings = get_settings()
     engine = make_engine(settings.effective_database_url)
-    producer = make_producer(
-        settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-outbox-relay"
-    )
+    producer = make_producer(settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-outbox-relay")
     await producer.start()
     try:
         await OutboxRelay(

@@ -3,10 +3,11 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import DateTime, Integer, String, UniqueConstraint
+from sqlalchemy import Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from notifier.db import Base
+from service_kit.db import EnumText, UTCDateTime
 
 
 class Moment(StrEnum):
@@ -40,14 +41,14 @@ class Notification(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     case_id: Mapped[str] = mapped_column(String(36), index=True)
-    moment: Mapped[Moment] = mapped_column(String(4))
+    moment: Mapped[Moment] = mapped_column(EnumText(Moment, 4))
     # Distinguishes repeats of one moment that are meant to be repeated (T-14/T-7/T-2); "" otherwise.
     occasion: Mapped[str] = mapped_column(String(40), default="")
     channel: Mapped[str] = mapped_column(String(20))
     language: Mapped[str] = mapped_column(String(5))
-    status: Mapped[Status] = mapped_column(String(20), index=True)
+    status: Mapped[Status] = mapped_column(EnumText(Status, 20), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     caused_by_event: Mapped[str] = mapped_column(String(36))
     provider_reference: Mapped[str | None] = mapped_column(String(200), default=None)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

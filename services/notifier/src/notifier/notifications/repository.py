@@ -34,11 +34,7 @@ class NotificationRepository:
         return result.all()
 
     async def claim_requested(self, limit: int) -> Sequence[Notification]:
-        query = (
-            select(Notification)
-            .where(Notification.status == Status.requested)
-            .order_by(Notification.created_at)
-        )
+        query = select(Notification).where(Notification.status == Status.requested).order_by(Notification.created_at)
         if supports_skip_locked(self._session):
             query = query.with_for_update(skip_locked=True)
         return (await self._session.scalars(query.limit(limit))).all()

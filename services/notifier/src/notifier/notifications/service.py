@@ -50,9 +50,7 @@ async def request_for_event(session: AsyncSession, *, event: CloudEvent, clock: 
 
 
 def render(notification: Notification) -> tuple[str, str]:
-    template = TEMPLATES.get_template(
-        f"{notification.moment}/{notification.channel}.{notification.language}.j2"
-    )
+    template = TEMPLATES.get_template(f"{notification.moment}/{notification.channel}.{notification.language}.j2")
     text = template.render(reference=notification.case_id[:8].upper())
     subject, _, body = text.partition("\n")
     return subject.strip(), body

@@ -37,9 +37,7 @@ async def fan_out(session: AsyncSession, *, event: CloudEvent, clock: Clock) -> 
     """One pending delivery per active subscription that wants this event and whose kind may see it."""
     deliveries = []
     for subscription, partner in await PartnerRepository(session).active_subscriptions():
-        if event_name(event.type) not in subscription.event_types or not may_receive(
-            partner.kind, event.type
-        ):
+        if event_name(event.type) not in subscription.event_types or not may_receive(partner.kind, event.type):
             continue
         delivery = Delivery(
             id=f"msg_{uuid.uuid4().hex}",
@@ -87,9 +85,7 @@ async def due_deliveries(session: AsyncSession, *, now: datetime, limit: int) ->
     return (await session.scalars(query)).all()
 
 
-async def deliver(
-    session: AsyncSession, *, delivery: Delivery, http: httpx.AsyncClient, clock: Clock
-) -> bool:
+async def deliver(session: AsyncSession, *, delivery: Delivery, http: httpx.AsyncClient, clock: Clock) -> bool:
     """One signed attempt; on failure the next attempt is scheduled, or the delivery is given up."""
     from partner_gateway.partners.models import Subscription
 

@@ -3,11 +3,12 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import JSON
 
 from partner_gateway.db import Base
+from service_kit.db import EnumText, UTCDateTime
 
 
 class PartnerKind(StrEnum):
@@ -22,10 +23,10 @@ class Partner(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[PartnerKind] = mapped_column(String(30))
+    kind: Mapped[PartnerKind] = mapped_column(EnumText(PartnerKind, 30))
     # Standard Webhooks secret (whsec_...) that signs what we send to this partner.
     outbound_secret: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Subscription(Base):
@@ -36,4 +37,4 @@ class Subscription(Base):
     event_types: Mapped[list[str]] = mapped_column(JSON)
     callback_url: Mapped[str] = mapped_column(String(500))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -11,7 +11,8 @@ from partner_gateway.partners.schemas import PartnerCreate, PartnerRead, Subscri
 
 router = APIRouter(prefix="/v1/partners", tags=["partner registry"])
 
-Session = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": the transaction commits before the answer is sent, so a failed commit is never a 201.
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=PartnerRead)
@@ -21,14 +22,8 @@ async def register_partner(body: PartnerCreate, request: Request, session: Sessi
     return PartnerRead.model_validate(partner)
 
 
-@router.post(
-    "/{partner_id}/subscriptions", status_code=status.HTTP_201_CREATED, response_model=SubscriptionRead
-)
-async def subscribe(
-    partner_id: str, body: SubscriptionCreate, request: Request, session: Session
-) -> SubscriptionRead:
+@router.post("/{partner_id}/subscriptions", status_code=status.HTTP_201_CREATED, response_model=SubscriptionRead)
+async def subscribe(partner_id: str, body: SubscriptionCreate, request: Request, session: Session) -> SubscriptionRead:
     """Subscribe a partner's callback URL to event types."""
-    subscription = await service.subscribe(
-        session, partner_id=partner_id, request=body, clock=request.app.state.clock
-    )
+    subscription = await service.subscribe(session, partner_id=partner_id, request=body, clock=request.app.state.clock)
     return SubscriptionRead.model_validate(subscription)

@@ -14,9 +14,7 @@ class PartnerCreate(BaseModel):
     id: str = Field(min_length=2, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$", examples=["woonfriesland"])
     name: str = Field(min_length=1, max_length=200)
     kind: PartnerKind
-    outbound_secret: str = Field(
-        pattern=r"^whsec_[A-Za-z0-9+/=]{24,}$", description="Standard Webhooks secret"
-    )
+    outbound_secret: str = Field(pattern=r"^whsec_[A-Za-z0-9+/=]{24,}$", description="Standard Webhooks secret")
 
 
 class PartnerRead(BaseModel):

@@ -2,6 +2,7 @@
 
 import uuid
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from partner_gateway.partners.models import Partner, Subscription
@@ -23,6 +24,11 @@ async def register_partner(session: AsyncSession, *, request: PartnerCreate, clo
         created_at=clock.now(),
     )
     repository.add(partner)
+    try:
+        await session.flush()
+    except IntegrityError:
+        # Registered by a concurrent request since the check above.
+        raise Conflict(f"a partner with id {request.id} is already registered", field="id") from None
     return partner
 
 

@@ -43,9 +43,7 @@ def upgrade() -> None:
         sa.Column("callback_url", sa.String(length=500), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["partner_id"], ["partner.id"], name=op.f("fk_subscription_partner_id_partner")
-        ),
+        sa.ForeignKeyConstraint(["partner_id"], ["partner.id"], name=op.f("fk_subscription_partner_id_partner")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_subscription")),
     )
     with op.batch_alter_table("subscription", schema=None) as batch_op:

@@ -1,0 +1,33 @@
+"""Request dependencies of case-api: the Context every endpoint hands to its service."""
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from case_api.context import Context
+from case_api.db import SessionDep
+from service_kit.auth import Principal, Role, require_roles
+
+TRACEPARENT = r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
+
+# Who works with individual cases. A policy analyst reads aggregates only and never reaches these.
+CASE_ROLES = (Role.outreach_worker, Role.debt_counsellor, Role.team_lead, Role.admin, Role.partner_gateway)
+CaseWorker = Annotated[Principal, Depends(require_roles(*CASE_ROLES))]
+
+
+async def case_context(
+    request: Request,
+    session: SessionDep,
+    principal: CaseWorker,
+    traceparent: Annotated[str | None, Header(pattern=TRACEPARENT)] = None,
+) -> Context:
+    return Context(
+        session=session,
+        settings=request.app.state.settings,
+        clock=request.app.state.clock,
+        principal=principal,
+        traceparent=traceparent,
+    )
+
+
+CaseContext = Annotated[Context, Depends(case_context)]

@@ -1,0 +1,66 @@
+"""The legal track: summons and judgment, and the eviction with the history of its dates (R5-R7)."""
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import Boolean, Date, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from case_api.db import Base
+from service_kit.db import EnumText, UTCDateTime
+
+
+class LegalStepKind(StrEnum):
+    summons_served = "summons_served"  # dagvaarding
+    judgment_given = "judgment_given"  # vonnis
+
+
+class LegalStep(Base):
+    __tablename__ = "legal_step"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("case.id"), index=True)
+    kind: Mapped[LegalStepKind] = mapped_column(EnumText(LegalStepKind, 20))
+    occurred_on: Mapped[date] = mapped_column(Date)
+    court_reference: Mapped[str] = mapped_column(String(100))
+    hearing_date: Mapped[date | None] = mapped_column(Date, default=None)
+    eviction_granted: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class EvictionChange(StrEnum):
+    scheduled = "scheduled"
+    postponed = "postponed"
+    cancelled = "cancelled"
+    executed = "executed"
+
+
+class CancellationReason(StrEnum):
+    arrears_paid = "arrears_paid"
+    payment_arrangement = "payment_arrangement"
+    second_chance_agreement = "second_chance_agreement"
+    moratorium = "moratorium"
+    withdrawn_by_landlord = "withdrawn_by_landlord"
+    court_decision = "court_decision"
+    other = "other"
+
+
+class EvictionDateChange(Base):
+    """Every message about the eviction date, in the order received: the case's `eviction_date` is the last."""
+
+    __tablename__ = "eviction_date_change"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("case.id"), index=True)
+    change: Mapped[EvictionChange] = mapped_column(EnumText(EvictionChange, 12))
+    eviction_date: Mapped[date | None] = mapped_column(Date, default=None)
+    previous_eviction_date: Mapped[date | None] = mapped_column(Date, default=None)
+    served_on: Mapped[date | None] = mapped_column(Date, default=None)
+    # R7: a postponed date served fewer than 3 days before it is accepted, and flagged.
+    late_notice: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason_code: Mapped[CancellationReason | None] = mapped_column(EnumText(CancellationReason, 30), default=None)
+    bailiff_reference: Mapped[str | None] = mapped_column(String(100), default=None)
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,60 @@
+"""Independent client support (OCO) by MEE Noord: offers through several channels at several moments (R8),
+and the household's consent before any personal data goes to MEE Noord (R9)."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import JSON
+
+from case_api.db import Base
+from service_kit.db import EnumText, UTCDateTime
+
+
+class OcoMoment(StrEnum):
+    threat_started = "threat_started"
+    date_set = "date_set"
+    week_before = "week_before"
+    after_eviction = "after_eviction"
+
+
+class OcoAnswer(StrEnum):
+    accepted = "accepted"
+    declined = "declined"
+
+
+class ConsentMethod(StrEnum):
+    in_person = "in_person"
+    phone = "phone"
+    written = "written"
+    digital = "digital"
+
+
+class OcoOffer(Base):
+    __tablename__ = "oco_offer"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("case.id"), index=True)
+    moment: Mapped[OcoMoment] = mapped_column(EnumText(OcoMoment, 20))
+    channels: Mapped[list[str]] = mapped_column(JSON)
+    offered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    answer: Mapped[OcoAnswer | None] = mapped_column(EnumText(OcoAnswer, 10), default=None)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    consent_id: Mapped[str | None] = mapped_column(ForeignKey("oco_consent.id"), default=None)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+
+
+class OcoConsent(Base):
+    """R9: who gave consent, when, how, and for what; nothing personal reaches MEE Noord without it."""
+
+    __tablename__ = "oco_consent"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("case.id"), index=True)
+    given_by: Mapped[str] = mapped_column(String(200))
+    given_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    method: Mapped[ConsentMethod] = mapped_column(EnumText(ConsentMethod, 12))
+    purpose: Mapped[str] = mapped_column(Text)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    recorded_by: Mapped[str] = mapped_column(String(200))

@@ -1,0 +1,149 @@
+"""R15: the BSN is validated with the eleven-test, stored encrypted, matched by a blind index, shown masked.
+
+No message, repr or exception raised here ever contains a BSN or a key.
+
+- Encryption: AES-256-GCM with a random 96-bit nonce. A token is `version (1 byte) || nonce (12) || ciphertext+tag`;
+  the version byte names the key, is authenticated as associated data, and lets keys rotate: encrypt with the
+  current key, decrypt with any key still listed in `previous_keys`.
+- Blind index: HMAC-SHA256 of the BSN under a separate secret key, hex. There are only about 10^8 valid BSNs, so
+  an unkeyed hash would be reversed by trying them all; the key is what makes the index safe to store. Changing
+  the index key means re-indexing every household (decrypt, index again).
+- Masking: only the last 3 digits show ("******789"), enough for a worker to check a number read out on the
+  phone against the record, too few to identify a person.
+"""
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from service_kit.settings import DEVELOPMENT_SECRET_MARKER
+
+if TYPE_CHECKING:
+    from case_api.config import Settings
+
+KEY_BYTES = 32  # AES-256
+NONCE_BYTES = 12  # 96 bits, the size GCM is designed for
+MASKED_DIGITS = 3
+_BSN = re.compile(r"[0-9]{9}")
+_WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
+_INVALID = "bsn must be 9 digits that pass the eleven-test"
+
+
+class BsnTokenError(ValueError):
+    """A stored BSN token could not be decrypted: wrong or unknown key, or the token was altered."""
+
+
+def is_valid_bsn(value: str) -> bool:
+    """Exactly 9 ASCII digits, weighted sum (9..2 and -1) divisible by 11, and not all zeros."""
+    if not isinstance(value, str) or not _BSN.fullmatch(value) or value == "000000000":
+        return False
+    return sum(int(digit) * weight for digit, weight in zip(value, _WEIGHTS, strict=True)) % 11 == 0
+
+
+def _require_valid(bsn: str) -> None:
+    if not is_valid_bsn(bsn):
+        raise ValueError(_INVALID)
+
+
+def mask(bsn: str) -> str:
+    """Only the last 3 digits show, as in ******789."""
+    _require_valid(bsn)
+    return "*" * (len(bsn) - MASKED_DIGITS) + bsn[-MASKED_DIGITS:]
+
+
+def decode_key(value: str, *, name: str) -> bytes:
+    """A key setting as bytes: base64 of 32 bytes, or a development value that derives a fixed development key."""
+    if DEVELOPMENT_SECRET_MARKER in value:
+        # Stable across restarts so local data stays readable; production refuses any "change-me" value.
+        return hashlib.sha256(f"eviction-prevention development key|{name}|{value}".encode()).digest()
+    try:
+        key = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) != KEY_BYTES:
+        raise ValueError(
+            f"{name} must be base64 of {KEY_BYTES} random bytes; make one with "
+            "`python -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())'`"
+        )
+    return key
+
+
+class BsnVault:
+    """Encrypts, indexes and masks BSNs with keys it never shows."""
+
+    def __init__(
+        self,
+        encryption_key: bytes,
+        index_key: bytes,
+        *,
+        key_version: int = 1,
+        previous_keys: Mapping[int, bytes] | None = None,
+    ) -> None:
+        keys = {**(previous_keys or {}), key_version: encryption_key}
+        for version, key in keys.items():
+            if not 0 <= version <= 255:
+                raise ValueError("key versions must fit in one byte (0-255)")
+            if len(key) != KEY_BYTES:
+                raise ValueError(f"encryption key {version} must be {KEY_BYTES} bytes (AES-256)")
+        if len(index_key) < KEY_BYTES:
+            raise ValueError(f"index_key must be at least {KEY_BYTES} bytes")
+        if index_key in keys.values():
+            raise ValueError("index_key must differ from every encryption key")
+        self._version = key_version
+        self._ciphers = {version: AESGCM(key) for version, key in keys.items()}
+        self._index_key = index_key
+
+    def __repr__(self) -> str:
+        return f"BsnVault(key_version={self._version})"
+
+    @property
+    def key_version(self) -> int:
+        return self._version
+
+    def encrypt(self, bsn: str) -> bytes:
+        """A fresh token each call (random nonce), under the current key."""
+        _require_valid(bsn)
+        prefix = bytes([self._version])
+        nonce = os.urandom(NONCE_BYTES)
+        return prefix + nonce + self._ciphers[self._version].encrypt(nonce, bsn.encode("ascii"), prefix)
+
+    def decrypt(self, token: bytes) -> str:
+        if len(token) < 1 + NONCE_BYTES + 16 or token[0] not in self._ciphers:
+            raise BsnTokenError("BSN token is malformed or was made with a key this vault does not have")
+        prefix, nonce, ciphertext = token[:1], token[1 : 1 + NONCE_BYTES], token[1 + NONCE_BYTES :]
+        try:
+            plaintext = self._ciphers[token[0]].decrypt(nonce, ciphertext, prefix)
+        except InvalidTag:
+            raise BsnTokenError("BSN token failed authentication: wrong key or altered token") from None
+        bsn = plaintext.decode("ascii", errors="replace")
+        if not is_valid_bsn(bsn):
+            raise BsnTokenError("BSN token decrypted to something that is not a valid BSN")
+        return bsn
+
+    def needs_reencryption(self, token: bytes) -> bool:
+        """True when the token was made under an older key (rotate by decrypting and encrypting again)."""
+        return not token or token[0] != self._version
+
+    def blind_index(self, bsn: str) -> str:
+        """HMAC-SHA256 hex: equal for equal BSNs under one index key, so households match without decrypting."""
+        _require_valid(bsn)
+        return hmac.new(self._index_key, bsn.encode("ascii"), hashlib.sha256).hexdigest()
+
+    @staticmethod
+    def mask(bsn: str) -> str:
+        return mask(bsn)
+
+
+def vault_from_settings(settings: "Settings") -> BsnVault:
+    return BsnVault(
+        decode_key(settings.bsn_encryption_key.get_secret_value(), name="bsn_encryption_key"),
+        decode_key(settings.bsn_index_key.get_secret_value(), name="bsn_index_key"),
+    )

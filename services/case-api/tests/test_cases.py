@@ -1,0 +1,252 @@
+"""Opening and reading a case over HTTP on PostgreSQL: the case and its event are one transaction, the event
+meets its contract, and every refusal is problem+json naming the field."""
+
+import json
+import uuid
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from case_api.cases import service
+from case_api.cases.models import Case
+from case_api.cases.schemas import CaseCreate
+from case_api.config import Settings
+from case_api.db import OutboxRecord
+from case_api.events import emit
+from eviction_schemas.envelope import CASE_EVENTS_TOPIC, dataschema_uri, event_type
+from eviction_schemas.registry import load_sample, validate_event
+from service_kit.clock import FixedClock
+from service_kit.db import session_scope
+from service_kit.errors import PROBLEM_JSON, PROBLEM_TYPE_BASE
+from service_kit.outbox import STRUCTURED_CONTENT_TYPE
+
+pytestmark = pytest.mark.postgres
+
+Client = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+Sessions = async_sessionmaker[AsyncSession]
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+CASE_OPENED_DATA = {"case_id", "household_id", "opened_by", "priority", "has_minors", "team"}
+
+
+async def outbox_rows(sessions: Sessions, case_id: str) -> list[OutboxRecord]:
+    async with sessions() as session:
+        rows = await session.scalars(select(OutboxRecord).where(OutboxRecord.key == case_id).order_by(OutboxRecord.id))
+        return list(rows)
+
+
+async def counts(sessions: Sessions) -> tuple[int, int]:
+    async with sessions() as session:
+        cases = await session.scalar(select(func.count()).select_from(Case))
+        events = await session.scalar(select(func.count()).select_from(OutboxRecord))
+    return int(cases or 0), int(events or 0)
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM_JSON
+    body = response.json()
+    assert body["status"] == status
+    return body
+
+
+async def test_opening_a_case_stores_it_with_exactly_one_outbox_row_holding_a_valid_case_opened_event(
+    case_api_client: Client, sessions: Sessions, clock: FixedClock
+) -> None:
+    async with case_api_client() as client:
+        response = await client.post(
+            "/v1/cases",
+            json={"team": "team-noord", "opened_by": "signal", "has_minors": False},
+            headers={"traceparent": TRACEPARENT},
+        )
+    assert response.status_code == 201, response.text
+    case = response.json()
+    async with sessions() as session:
+        stored = await session.get(Case, case["id"])
+    assert stored is not None
+    assert (stored.team, stored.stage, stored.household_id) == ("team-noord", "signalled", case["household_id"])
+
+    [row] = await outbox_rows(sessions, case["id"])
+    assert row.topic == CASE_EVENTS_TOPIC
+    assert row.event_type == event_type("case.opened")
+    assert row.headers == {"content-type": STRUCTURED_CONTENT_TYPE, "traceparent": TRACEPARENT}
+    assert row.published_at is None
+    envelope = json.loads(row.payload)
+    validate_event(envelope)
+    assert envelope["id"] == row.event_id
+    assert envelope["subject"] == case["id"] == envelope["data"]["case_id"]
+    assert envelope["source"] == "urn:nld:oin:00000001234567890000:systeem:case-api"
+    assert envelope["dataschema"] == dataschema_uri("case.opened")
+    assert envelope["sequence"] == "00000000000000000001"
+    assert envelope["time"] == clock.now().isoformat().replace("+00:00", "Z")
+    assert envelope["traceparent"] == TRACEPARENT
+    assert envelope["data"] == {
+        "case_id": case["id"],
+        "household_id": case["household_id"],
+        "opened_by": "signal",
+        "priority": "normal",
+        "has_minors": False,
+        "team": "team-noord",
+    }
+
+
+async def test_the_case_opened_event_carries_no_personal_data(case_api_client: Client, sessions: Sessions) -> None:
+    async with case_api_client() as client:
+        case = (await client.post("/v1/cases", json={"team": "team-zuid"})).json()
+
+    [row] = await outbox_rows(sessions, case["id"])
+    envelope = json.loads(row.payload)
+    # Only the catalogue's minimum data, and only pseudonymous ids: nothing that names or locates a person.
+    assert set(envelope["data"]) == CASE_OPENED_DATA
+    assert set(envelope) <= {
+        "specversion", "id", "source", "type", "subject", "time",
+        "datacontenttype", "dataschema", "sequence", "traceparent", "data",
+    }  # fmt: skip
+    for pseudonym in (envelope["subject"], envelope["data"]["household_id"]):
+        assert uuid.UUID(pseudonym).version == 4
+
+
+async def test_a_commit_that_fails_after_the_event_was_written_leaves_neither_and_answers_500_not_201(
+    case_api_client: Client, sessions: Sessions
+) -> None:
+    # A deferred constraint trigger fails the transaction at COMMIT, after the endpoint and emit() ran.
+    async with sessions() as session, session.begin():
+        await session.execute(
+            text(
+                "CREATE FUNCTION refuse_outbox() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'outbox refused at commit'; END $$"
+            )
+        )
+        await session.execute(
+            text(
+                "CREATE CONSTRAINT TRIGGER refuse_outbox AFTER INSERT ON outbox "
+                "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_outbox()"
+            )
+        )
+    before = await counts(sessions)
+    try:
+        async with case_api_client() as client:
+            response = await client.post("/v1/cases", json={"team": "team-west"})
+    finally:
+        async with sessions() as session, session.begin():
+            await session.execute(text("DROP TRIGGER refuse_outbox ON outbox"))
+            await session.execute(text("DROP FUNCTION refuse_outbox()"))
+
+    body = assert_problem(response, 500)
+    assert body["type"] == PROBLEM_TYPE_BASE + "internal-error"
+    assert "outbox refused" not in response.text
+    assert await counts(sessions) == before
+
+
+async def test_an_error_after_emit_rolls_back_both_the_case_and_its_event(
+    sessions: Sessions, clock: FixedClock
+) -> None:
+    settings = Settings(_env_file=None)
+    before = await counts(sessions)
+
+    async def open_then_fail() -> None:
+        async for session in session_scope(sessions):
+            await service.open_case(session, settings=settings, clock=clock, request=CaseCreate(team="team-oost"))
+            await session.flush()  # the rows are in the transaction now
+            raise RuntimeError("a failure after emit")
+
+    with pytest.raises(RuntimeError, match="after emit"):
+        await open_then_fail()
+
+    assert await counts(sessions) == before
+
+
+async def test_each_event_of_a_case_takes_the_next_sequence_of_that_case(sessions: Sessions, clock: FixedClock) -> None:
+    settings = Settings(_env_file=None)
+    async for session in session_scope(sessions):
+        first = await service.open_case(session, settings=settings, clock=clock, request=CaseCreate(team="team-noord"))
+        second = await service.open_case(session, settings=settings, clock=clock, request=CaseCreate(team="team-noord"))
+    async for session in session_scope(sessions):
+        case = await service.get_case(session, case_id=first.id)
+        await emit(
+            session,
+            settings=settings,
+            clock=clock,
+            case=case,
+            event="case.closed",
+            data=load_sample("case.closed")["data"],
+        )
+
+    rows = await outbox_rows(sessions, first.id)
+    assert [json.loads(row.payload)["sequence"] for row in rows] == ["00000000000000000001", "00000000000000000002"]
+    assert [row.event_type for row in rows] == [event_type("case.opened"), event_type("case.closed")]
+    for row in rows:
+        validate_event(json.loads(row.payload))
+    [other] = await outbox_rows(sessions, second.id)
+    assert json.loads(other.payload)["sequence"] == "00000000000000000001"
+    async with sessions() as session:
+        assert (await session.get(Case, first.id)).last_event_sequence == 2
+
+
+@pytest.mark.parametrize(("has_minors", "priority"), [(True, "highest"), (False, "normal")])
+async def test_a_household_with_minors_gets_the_highest_priority(
+    has_minors: bool, priority: str, case_api_client: Client, sessions: Sessions
+) -> None:
+    async with case_api_client() as client:
+        response = await client.post("/v1/cases", json={"team": "team-noord", "has_minors": has_minors})
+
+    assert response.status_code == 201, response.text
+    assert response.json()["priority"] == priority
+    [row] = await outbox_rows(sessions, response.json()["id"])
+    assert json.loads(row.payload)["data"]["priority"] == priority
+    assert json.loads(row.payload)["data"]["has_minors"] is has_minors
+
+
+async def test_a_created_case_reads_back(case_api_client: Client) -> None:
+    async with case_api_client() as client:
+        created = await client.post("/v1/cases", json={"team": "team-noord", "opened_by": "partner_message"})
+        read = await client.get(f"/v1/cases/{created.json()['id']}")
+
+    assert read.status_code == 200
+    assert read.json() == created.json()
+
+
+@pytest.mark.parametrize("team", ["Team Noord", "", "team_noord", "x" * 41])
+async def test_a_bad_team_answers_422_naming_team_and_stores_nothing(
+    team: str, case_api_client: Client, sessions: Sessions
+) -> None:
+    before = await counts(sessions)
+    async with case_api_client() as client:
+        response = await client.post("/v1/cases", json={"team": team})
+
+    body = assert_problem(response, 422)
+    assert [error["field"] for error in body["errors"]] == ["team"]
+    assert str(body["detail"]).startswith("team: ")
+    assert await counts(sessions) == before
+
+
+async def test_an_unknown_field_answers_422_naming_it_without_echoing_its_value(case_api_client: Client) -> None:
+    async with case_api_client() as client:
+        response = await client.post("/v1/cases", json={"team": "team-noord", "bsn": "111222333"})
+
+    body = assert_problem(response, 422)
+    assert [error["field"] for error in body["errors"]] == ["bsn"]
+    assert "111222333" not in response.text
+
+
+async def test_a_malformed_traceparent_answers_422_naming_the_header(case_api_client: Client) -> None:
+    async with case_api_client() as client:
+        response = await client.post("/v1/cases", json={"team": "team-noord"}, headers={"traceparent": "not-a-trace"})
+
+    body = assert_problem(response, 422)
+    assert [error["field"] for error in body["errors"]] == ["traceparent"]
+
+
+async def test_reading_an_unknown_case_answers_404_problem_json(case_api_client: Client) -> None:
+    unknown = str(uuid.uuid4())
+    async with case_api_client() as client:
+        response = await client.get(f"/v1/cases/{unknown}")
+
+    body = assert_problem(response, 404)
+    assert body["type"] == PROBLEM_TYPE_BASE + "not-found"
+    assert body["field"] == "case_id"
+    assert unknown in str(body["detail"])

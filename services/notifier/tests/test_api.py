@@ -1,0 +1,82 @@
+"""The caseworkers' REST view of a case's notifications, through the real app and its lifespan."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from notifier.channels.base import HandOver, OutgoingMessage
+from notifier.config import Settings
+from notifier.main import create_app
+from notifier.notifications.service import dispatch_requested, request_for_event
+from service_kit.clock import FixedClock
+
+pytestmark = pytest.mark.postgres
+
+OPENED_AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+
+
+class AcceptingChannel:
+    name = "email"
+
+    async def send(self, message: OutgoingMessage) -> HandOver:
+        return HandOver(accepted=True, provider_reference="ref-1")
+
+
+@pytest.fixture
+async def app(database_url: str) -> AsyncIterator[FastAPI]:
+    app = create_app(Settings(database_url=database_url))
+    # httpx's ASGITransport does not run the lifespan; the app's engine and sessions come from it.
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://notifier.test") as client:
+        yield client
+
+
+async def test_a_case_s_notifications_are_listed_with_their_status(
+    app: FastAPI, client: httpx.AsyncClient, new_case_opened: Any
+) -> None:
+    clock = FixedClock(OPENED_AT)
+    ours, other = new_case_opened(), new_case_opened()
+    sessions = app.state.session_factory
+    async with sessions() as session, session.begin():
+        [notification] = await request_for_event(session, event=ours, clock=clock)
+        await request_for_event(session, event=other, clock=clock)
+
+    response = await client.get(f"/v1/cases/{ours.subject}/notifications")
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "items": [
+            {
+                "id": notification.id,
+                "case_id": ours.subject,
+                "moment": "M1",
+                "channel": "email",
+                "language": "nl",
+                "status": "requested",
+                "attempts": 0,
+                "created_at": "2026-03-02T09:30:00Z",
+                "sent_at": None,
+            }
+        ]
+    }
+
+    clock.advance(timedelta(minutes=2))
+    async with sessions() as session, session.begin():
+        await dispatch_requested(session, channels={"email": AcceptingChannel()}, clock=clock)
+    [listed] = (await client.get(f"/v1/cases/{ours.subject}/notifications")).json()["items"]
+    assert (listed["status"], listed["attempts"], listed["sent_at"]) == ("sent", 1, "2026-03-02T09:32:00Z")
+
+
+async def test_a_case_without_notifications_lists_none(client: httpx.AsyncClient, new_case_opened: Any) -> None:
+    response = await client.get(f"/v1/cases/{new_case_opened().subject}/notifications")
+    assert response.status_code == 200
+    assert response.json() == {"items": []}

@@ -1,0 +1,276 @@
+"""Fixtures of the partner gateway's tests: a migrated database on the session's real PostgreSQL, partners
+registered through the registry's own service, and a topic of the test's own on the session's real broker."""
+
+import asyncio
+import base64
+import contextlib
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.structs import RecordMetadata
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from eviction_schemas.envelope import STRUCTURED_CONTENT_TYPE, CloudEvent, dlq_topic, make_event
+from eviction_schemas.registry import load_sample, validate_cloud_event
+from partner_gateway.db import ProcessedEvent
+from partner_gateway.deliveries.models import Delivery
+from partner_gateway.migrate import SCRIPT_LOCATION
+from partner_gateway.partners import service as registry
+from partner_gateway.partners.models import Partner, PartnerKind, Subscription
+from partner_gateway.partners.schemas import PartnerCreate, SubscriptionCreate
+from service_kit.clock import FixedClock
+from service_kit.consumer import EventConsumer
+from service_kit.db import make_engine, make_session_factory
+from service_kit.migrations import upgrade_to_head
+from service_kit.outbox import make_producer
+from service_kit.settings import DEVELOPMENT_OIN
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def case_event(case_id: str | None = None, *, sequence: int = 1, event_name: str = "case.opened") -> CloudEvent:
+    """A case event as case-api publishes it: the golden sample's data, for this case."""
+    case_id = case_id or str(uuid.uuid4())
+    data = load_sample(event_name)["data"]
+    if "case_id" in data:
+        data["case_id"] = case_id
+    event = make_event(
+        event=event_name,
+        source_service="case-api",
+        oin=DEVELOPMENT_OIN,
+        subject=case_id,
+        sequence=sequence,
+        time=datetime(2026, 3, 2, 9, 30, tzinfo=UTC),
+        data=data,
+    )
+    validate_cloud_event(event)  # a test event that broke the contract would prove nothing
+    return event
+
+
+@pytest.fixture
+def new_case_opened() -> Callable[..., CloudEvent]:
+    return case_event
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    # Close to the real time: Standard Webhooks' verify() refuses timestamps more than 5 minutes away.
+    return FixedClock(datetime.now(UTC).replace(microsecond=0))
+
+
+@pytest.fixture
+async def database_url(postgres_url_factory: Callable[[str], str]) -> str:
+    """A fresh PostgreSQL database of this test, migrated to the newest schema."""
+    url = postgres_url_factory("gateway_test")
+    await asyncio.to_thread(upgrade_to_head, SCRIPT_LOCATION, url)
+    return url
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[Sessions]:
+    engine = make_engine(database_url)
+    try:
+        yield make_session_factory(engine)
+    finally:
+        await engine.dispose()
+
+
+@dataclass
+class Registry:
+    """Registers partners and subscriptions through the registry's service, one transaction each."""
+
+    sessions: Sessions
+    clock: FixedClock
+
+    async def partner(
+        self,
+        kind: PartnerKind,
+        *,
+        event_types: list[str] | None = None,
+        callback_url: str = "http://127.0.0.1:9/hooks",
+        partner_id: str | None = None,
+    ) -> tuple[Partner, Subscription | None]:
+        async with self.sessions() as session, session.begin():
+            partner = await registry.register_partner(
+                session,
+                request=PartnerCreate(
+                    id=partner_id or f"{kind.value.replace('_', '-')}-{uuid.uuid4().hex[:6]}",
+                    name=f"Test {kind.value}",
+                    kind=kind,
+                    outbound_secret=new_secret(),
+                ),
+                clock=self.clock,
+            )
+            subscription = None
+            if event_types is not None:
+                subscription = await registry.subscribe(
+                    session,
+                    partner_id=partner.id,
+                    request=SubscriptionCreate.model_validate(
+                        {"event_types": event_types, "callback_url": callback_url}
+                    ),
+                    clock=self.clock,
+                )
+        return partner, subscription
+
+    async def subscribe(self, partner: Partner, event_types: list[str], callback_url: str) -> Subscription:
+        async with self.sessions() as session, session.begin():
+            return await registry.subscribe(
+                session,
+                partner_id=partner.id,
+                request=SubscriptionCreate.model_validate({"event_types": event_types, "callback_url": callback_url}),
+                clock=self.clock,
+            )
+
+    async def deliveries(self) -> list[Delivery]:
+        async with self.sessions() as session:
+            query = select(Delivery).order_by(Delivery.partner_id, Delivery.case_id, Delivery.sequence)
+            return list((await session.scalars(query)).all())
+
+    async def processed(self) -> list[tuple[str, str, str]]:
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(ProcessedEvent.source, ProcessedEvent.event_id, ProcessedEvent.consumer_group)
+            )
+            return [tuple(row) for row in rows.all()]
+
+
+@pytest.fixture
+def partners(sessions: Sessions, clock: FixedClock) -> Registry:
+    return Registry(sessions, clock)
+
+
+# --- Kafka ---------------------------------------------------------------------------------------------
+
+
+async def eventually(condition: Callable[[], Awaitable[object]], *, what: str, timeout: float = 30.0) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = await condition()
+        if result:
+            return result
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A topic of this test only, with its consumer group and that group's dead-letter topic."""
+
+    bootstrap: str
+    topic: str
+    group: str
+
+
+@pytest.fixture
+async def stream(kafka_bootstrap: str) -> Stream:
+    suffix = uuid.uuid4().hex[:10]
+    stream = Stream(kafka_bootstrap, f"test.case-events.{suffix}", f"gateway-test-{suffix}")
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [
+                NewTopic(stream.topic, num_partitions=3, replication_factor=1),
+                NewTopic(dlq_topic(stream.topic, stream.group), num_partitions=1, replication_factor=1),
+            ]
+        )
+    finally:
+        await admin.close()
+    return stream
+
+
+@pytest.fixture
+async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    producer = make_producer(kafka_bootstrap, client_id="gateway-tests")
+    await producer.start()
+    try:
+        yield producer
+    finally:
+        await producer.stop()
+
+
+class RecordingConsumer(EventConsumer):
+    """The real EventConsumer, noting which records it has finished with."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.seen: list[tuple[int, int]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def process(self, record: ConsumerRecord[Any, Any]) -> None:
+        await super().process(record)
+        self.seen.append((record.partition, record.offset))
+
+    async def processed(self, meta: RecordMetadata) -> None:
+        async def done() -> bool:
+            if self._task is not None and self._task.done():
+                self._task.result()  # the consumer died: its error, not a timeout, fails the test
+                raise AssertionError("the consumer stopped before processing the record")
+            return (meta.partition, meta.offset) in self.seen
+
+        await eventually(done, what=f"record {meta.partition}/{meta.offset} to be processed")
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator["RecordingConsumer"]:
+        """Runs as its worker does; on leaving, drains, commits and leaves the group."""
+        stop = asyncio.Event()
+        await self.start()
+        task = self._task = asyncio.create_task(self.run(stop))
+        try:
+            yield self
+        finally:
+            stop.set()
+            try:
+                await asyncio.wait_for(task, 30)
+            finally:
+                await self.stop()
+
+
+@dataclass
+class Bus:
+    stream: Stream
+    producer: AIOKafkaProducer
+
+    async def publish(self, event: CloudEvent) -> RecordMetadata:
+        """An event in structured mode, keyed by its case id, as the outbox relay writes it."""
+        return await self.producer.send_and_wait(
+            self.stream.topic,
+            value=event.to_json_bytes(),
+            key=event.subject.encode(),
+            headers=[("content-type", STRUCTURED_CONTENT_TYPE.encode())],
+        )
+
+
+@pytest.fixture
+def bus(stream: Stream, producer: AIOKafkaProducer) -> Bus:
+    return Bus(stream, producer)
+
+
+@pytest.fixture
+def make_consumer(stream: Stream, sessions: Sessions, producer: AIOKafkaProducer) -> Callable[..., RecordingConsumer]:
+    def make(handler: Any) -> RecordingConsumer:
+        return RecordingConsumer(
+            bootstrap_servers=stream.bootstrap,
+            topics=[stream.topic],
+            group_id=stream.group,
+            session_factory=sessions,
+            processed_model=ProcessedEvent,
+            handler=handler,
+            dlq_producer=producer,
+        )
+
+    return make
