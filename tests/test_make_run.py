@@ -1,5 +1,6 @@
-"""`make run` works: the supervisor starts its own broker and the three services on SQLite, a case opened
-over HTTP reaches the message outbox, and everything it started is stopped again."""
+"""`make run` works: the supervisor starts its own broker and the three services on SQLite, trusting the
+development key, a signal sent over HTTP with a token of that key opens a case whose message reaches the outbox,
+and everything it started is stopped again."""
 
 import os
 import subprocess
@@ -20,6 +21,7 @@ def test_make_run_brings_up_the_platform_on_sqlite_and_stops_it(tmp_path: Path) 
         "CASE_API_PORT": str(free_port()),
         "NOTIFIER_PORT": str(free_port()),
         "GATEWAY_PORT": str(free_port()),
+        "EP_DEV_OIDC_DIR": str(tmp_path / "dev-oidc"),  # not the developer's key in .local/dev-oidc
     }
     result = subprocess.run(
         [sys.executable, "-m", "devinfra.run", "--check", "--state-dir", str(tmp_path)],
@@ -31,6 +33,11 @@ def test_make_run_brings_up_the_platform_on_sqlite_and_stops_it(tmp_path: Path) 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "check passed" in result.stdout
     assert f"127.0.0.1:{env['CASE_API_PORT']}/docs" in result.stdout
+    # The banner tells how to get a token and send a signal with it.
+    assert "TOKEN=$(make -s token ROLE=team_lead TEAM=team-noord)" in result.stdout
+    assert f"127.0.0.1:{env['CASE_API_PORT']}/v1/signals" in result.stdout
+    assert "Authorization: Bearer $TOKEN" in result.stdout
+    assert (tmp_path / "dev-oidc" / "jwks.json").exists(), "the services were not given the development key"
     assert list((tmp_path / "data").glob("*.sqlite3")), "the services did not use their embedded SQLite files"
     assert list((tmp_path / "outbox").glob("*.eml"))
     assert processes_mentioning(str(tmp_path)) == [], "make run left processes running"

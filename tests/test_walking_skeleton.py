@@ -1,7 +1,9 @@
-"""The walking skeleton, end to end: HTTP into case-api, the outbox relay to real Kafka, the notifier's
-local outbox channel, and a signed webhook from the partner gateway to a subscribed receiver.
+"""The walking skeleton, end to end: a signal over HTTP into case-api with a bearer token, the outbox relay to
+real Kafka, the notifier's local outbox channel, and a signed webhook from the partner gateway to a subscribed
+receiver.
 
-Runs the services as real processes on real PostgreSQL and the session's real broker.
+Runs the services as real processes on real PostgreSQL and the session's real broker; they trust a signing key
+of this test only.
 """
 
 import base64
@@ -13,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
+from case_api_fixtures import made_up_household, made_up_signal
 from standardwebhooks.webhooks import Webhook
 
 from devinfra.ports import free_port
@@ -52,6 +55,7 @@ async def stack(
         },
         ports={"case-api": free_port(), "notifier": free_port(), "partner-gateway": free_port()},
         state_dir=tmp_path_factory.mktemp("stack"),
+        oidc_dir=tmp_path_factory.mktemp("dev-oidc"),
     )
     stack.migrate()
     stack.start()
@@ -85,15 +89,21 @@ async def test_a_case_travels_from_http_through_kafka_to_a_message_and_a_signed_
         )
         assert subscribed.status_code == 201, subscribed.text
 
+        # A landlord's signal for a made-up household with two children opens the case.
         opened = httpx.post(
-            stack.url("case-api") + "/v1/cases",
-            json={"team": "team-noord", "opened_by": "signal", "has_minors": True},
-            headers={"traceparent": TRACEPARENT},
+            stack.url("case-api") + "/v1/signals",
+            json={"team": "team-noord", "household": made_up_household(), "signal": made_up_signal()},
+            headers={
+                "authorization": f"Bearer {stack.token('team_lead', team='team-noord')}",
+                "traceparent": TRACEPARENT,
+            },
         )
         assert opened.status_code == 201, opened.text
-        case_id = opened.json()["id"]
+        assert opened.json()["case_opened"] is True
+        case_id = opened.json()["case_id"]
 
-        # On the topic: one CloudEvent, keyed by the case id, valid against its contract.
+        # On the topic: the case's first CloudEvent (signal.received follows it), keyed by the case id, valid
+        # against its contract.
         consumer = AIOKafkaConsumer(
             CASE_EVENTS_TOPIC, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest", group_id=None
         )
@@ -105,7 +115,7 @@ async def test_a_case_travels_from_http_through_kafka_to_a_message_and_a_signed_
                 batch = await consumer.getmany(timeout_ms=500)
                 for records in batch.values():
                     for candidate in records:
-                        if candidate.key == case_id.encode():
+                        if record is None and candidate.key == case_id.encode():
                             record = candidate
         finally:
             await consumer.stop()

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from case_api_fixtures import TEAM, made_up_household
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -69,7 +70,9 @@ async def test_the_relay_process_publishes_a_new_case_and_exits_0_promptly_on_si
         )
     try:
         async with case_api_client() as client:
-            response = await client.post("/v1/cases", json={"team": "team-noord", "has_minors": True})
+            response = await client.post(
+                "/v1/cases", json={"team": TEAM, "household": made_up_household(postcode="8932 RP")}
+            )
         assert response.status_code == 201, response.text
         case_id = response.json()["id"]
 

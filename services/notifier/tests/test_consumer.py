@@ -42,6 +42,28 @@ async def test_a_case_opened_requests_one_m1_email_and_its_redelivery_requests_n
     assert await ledger.processed() == [(event.source, event.id, stream.group)]
 
 
+async def test_m1_is_requested_for_cases_opened_from_a_signal_or_a_partner_message_not_by_staff(
+    make_consumer: Any, bus: Any, ledger: Any, new_case_opened: Any, stream: Any
+) -> None:
+    by_signal = new_case_opened(opened_by="signal")
+    by_partner = new_case_opened(opened_by="partner_message")
+    by_staff = new_case_opened(opened_by="staff")
+    consumer = make_consumer()
+    async with consumer.running():
+        for event in (by_signal, by_partner, by_staff):
+            await consumer.processed(await bus.publish(event))
+
+    for event in (by_signal, by_partner):
+        [notification] = await ledger.notifications(event.subject)
+        assert (notification.moment, notification.channel) == ("M1", "email")
+    assert await ledger.notifications(by_staff.subject) == []
+    # The staff-opened case was handled and recorded as processed all the same: it is not retried.
+    assert consumer.handled == [by_signal.id, by_partner.id, by_staff.id]
+    assert sorted(event_id for _, event_id, _ in await ledger.processed()) == sorted(
+        event.id for event in (by_signal, by_partner, by_staff)
+    )
+
+
 async def test_a_new_consumer_in_the_same_group_goes_on_after_the_committed_offsets(
     make_consumer: Any, bus: Any, ledger: Any, new_case_opened: Any
 ) -> None:

@@ -11,6 +11,7 @@ import case_api.idempotency.models
 import case_api.legal.models
 import case_api.oco.models
 import case_api.signals.models
+import case_api.statistics.models
 import case_api.support.models
 import case_api.tasks.models  # noqa: F401
 from case_api.db import Base

@@ -18,6 +18,9 @@ class Settings(ServiceSettings):
     service_name: ClassVar[str] = "case-api"
     relay_batch_size: int = 1000
     relay_idle_interval_seconds: float = 0.05
+    # The deadline worker (workers/deadlines.py): how often it looks at every open case, and how many per transaction.
+    deadline_worker_interval_seconds: float = Field(default=60.0, gt=0)
+    deadline_worker_batch_size: int = Field(default=200, ge=1)
 
     # R15: the BSN at rest. Production: base64 of 32 random bytes each, two different keys. A value containing
     # "change-me" derives a fixed development key (privacy.bsn.decode_key) and production refuses it.
@@ -42,6 +45,10 @@ class Settings(ServiceSettings):
     consecutive_signal_months: PositiveDays = 6  # R2
     retention_closed_case_days: PositiveDays = 730  # R18
     retention_signal_only_days: PositiveDays = 183  # R18
+    retention_interval_seconds: Annotated[float, Field(gt=0)] = 86400.0  # R18: how often the retention worker runs
+    idempotency_key_hours: PositiveDays = 24  # stored answers to Idempotency-Key writes are kept this long
+    # R16: an aggregate cell counting fewer households than this (but more than none) is suppressed.
+    statistics_min_cell: Annotated[int, Field(ge=1)] = 5
 
     def secret_fields(self) -> dict[str, str]:
         return {

@@ -6,6 +6,7 @@ from fastapi import Depends, Header, Request
 
 from case_api.context import Context
 from case_api.db import SessionDep
+from case_api.idempotency.service import idempotency_key
 from service_kit.auth import Principal, Role, require_roles
 
 TRACEPARENT = r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
@@ -19,6 +20,7 @@ async def case_context(
     request: Request,
     session: SessionDep,
     principal: CaseWorker,
+    _idempotency: Annotated[None, Depends(idempotency_key)],  # every write accepts Idempotency-Key
     traceparent: Annotated[str | None, Header(pattern=TRACEPARENT)] = None,
 ) -> Context:
     return Context(

@@ -2,15 +2,20 @@
 
 Ports are overridable: KAFKA_PORT (9092), CASE_API_PORT (8001), NOTIFIER_PORT (8002), GATEWAY_PORT (8003).
 State lives in .local/ (broker data, SQLite files, the outbox of messages, logs); Ctrl-C stops everything.
+The services trust the development signing key in .local/dev-oidc (EP_DEV_OIDC_DIR overrides it), the key
+`make token` signs with.
 """
 
 import argparse
+import json
 import os
 import signal
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -18,6 +23,13 @@ from devinfra.kafka import KafkaBroker, ensure_kafka_libs
 from devinfra.ports import port_is_free
 from devinfra.stack import Stack
 from devinfra.topics import REPOSITORY_ROOT, ensure_declared_topics
+
+# The banner's example: a made-up household (fictitious name and address, no BSN) and its landlord's signal.
+EXAMPLE_SIGNAL = """{"team": "team-noord",
+         "household": {"street": "Proefstraat", "house_number": "1", "postcode": "8911 AB", "city": "Leeuwarden",
+           "members": [{"role": "tenant", "given_name": "Jelle", "surname": "Testhuis"}]},
+         "signal": {"partner_kind": "housing_corporation", "arrears_amount": "850.00",
+           "arrears_since": "2026-01-05", "signal_date": "2026-02-20"}}"""
 
 
 def _port(name: str, default: int) -> int:
@@ -30,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--check",
         action="store_true",
-        help="start everything, open a case, wait for its message in the outbox, then stop (used by tests)",
+        help="start everything, open a case from a signal, wait for its message in the outbox, then stop "
+        "(used by tests)",
     )
     args = parser.parse_args(argv)
 
@@ -57,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:
+        stack.ensure_dev_key()  # the services read its JWKS at start; `make token` signs with it
         broker.start()
         ensure_declared_topics(broker.bootstrap_servers)
         stack.migrate()
@@ -71,8 +85,12 @@ The eviction-prevention platform is running.
   Kafka            {broker.bootstrap_servers}
   message outbox   {stack.outbox_dir}   (e-mails as .eml, SMS and letters as files)
   logs             {stack.log_dir}
-Try:  curl -s -X POST {stack.url("case-api")}/v1/cases -H 'content-type: application/json' \\
-        -d '{{"team": "team-noord", "opened_by": "signal"}}'
+  signing key      {stack.oidc_dir}   (tokens: make token ROLE=... TEAM=...)
+Try it: get a token, report a made-up household's arrears, then look in the message outbox:
+  TOKEN=$(make -s token ROLE=team_lead TEAM=team-noord)
+  curl -s -X POST {stack.url("case-api")}/v1/signals -H "Authorization: Bearer $TOKEN" \\
+       -H 'content-type: application/json' -d '{EXAMPLE_SIGNAL}'
+  ls {stack.outbox_dir}
 Ctrl-C stops everything.""",
             flush=True,
         )
@@ -89,14 +107,31 @@ Ctrl-C stops everything.""",
     return 0
 
 
+def check_signal(team: str) -> dict[str, Any]:
+    """The banner's example (so the check proves it works), for `team` and at an address of its own: a rerun on
+    the same state opens a new case instead of attaching to the last one."""
+    body: dict[str, Any] = json.loads(EXAMPLE_SIGNAL)
+    body["team"] = team
+    body["household"]["house_number"] = str(uuid.uuid4().int % 10**9 + 1)
+    return body
+
+
 def smoke_check(stack: Stack, timeout: float = 30) -> int:
-    """Open a case over HTTP and wait for the notifier's message in the outbox: the whole path on SQLite."""
+    """Open a case from a signal over HTTP, with a token, and wait for the notifier's message in the outbox:
+    the whole path on SQLite."""
     before = set(stack.outbox_dir.glob("*.eml"))
+    team = "team-check"
     response = httpx.post(
-        stack.url("case-api") + "/v1/cases", json={"team": "team-check", "opened_by": "signal"}, timeout=10
+        stack.url("case-api") + "/v1/signals",
+        json=check_signal(team),
+        headers={"Authorization": f"Bearer {stack.token('team_lead', team=team)}"},
+        timeout=10,
     )
     if response.status_code != 201:
-        print(f"check failed: POST /v1/cases answered {response.status_code}: {response.text}")
+        print(f"check failed: POST /v1/signals answered {response.status_code}: {response.text}")
+        return 1
+    if not response.json().get("case_opened"):
+        print(f"check failed: the signal attached to an open case instead of opening one: {response.text}")
         return 1
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

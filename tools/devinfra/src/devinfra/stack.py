@@ -1,7 +1,8 @@
 """The platform's processes (APIs and workers of the three services), started and stopped together.
 
 `make run` uses it on SQLite with a local broker; the end-to-end tests use it on PostgreSQL with the
-session's broker. Every child is started in its own process group and stopped by its pid.
+session's broker. Every child is started in its own process group and stopped by its pid. The services trust
+the development signing key in `oidc_dir` (devinfra.devkey); `Stack.token(...)` mints a bearer token of it.
 """
 
 import os
@@ -14,11 +15,14 @@ from pathlib import Path
 
 import httpx
 
+from devinfra.devkey import DevKey, dev_oidc_dir
+from service_kit.settings import DEFAULT_OIDC_AUDIENCE, DEVELOPMENT_OIDC_ISSUER
+
 SERVICES = ("case-api", "notifier", "partner-gateway")
 ENV_PREFIX = {"case-api": "CASE_API_", "notifier": "NOTIFIER_", "partner-gateway": "GATEWAY_"}
 PACKAGE = {"case-api": "case_api", "notifier": "notifier", "partner-gateway": "partner_gateway"}
 WORKERS = {
-    "case-api": ("outbox_relay",),
+    "case-api": ("outbox_relay", "deadlines", "retention"),
     "notifier": ("consumer", "dispatcher"),
     "partner-gateway": ("consumer", "delivery"),
 }
@@ -77,6 +81,8 @@ class Stack:
     ports: dict[str, int]
     state_dir: Path
     extra_env: dict[str, str] = field(default_factory=dict)
+    # The development key the services trust; default: the key `make token` signs with (.local/dev-oidc).
+    oidc_dir: Path = field(default_factory=dev_oidc_dir)
     children: list[Child] = field(default_factory=list)
 
     @property
@@ -86,6 +92,18 @@ class Stack:
     @property
     def log_dir(self) -> Path:
         return self.state_dir / "logs"
+
+    @property
+    def jwks_path(self) -> Path:
+        return DevKey(self.oidc_dir.resolve()).jwks_path
+
+    def ensure_dev_key(self) -> DevKey:
+        """The development key in oidc_dir, generated on first use; its JWKS is what the services read."""
+        return DevKey.ensure(self.oidc_dir)
+
+    def token(self, *roles: str, team: str | None = None, subject: str | None = None) -> str:
+        """A bearer token the services accept: `stack.token("team_lead", team="team-noord")`."""
+        return self.ensure_dev_key().mint_token(roles, team=team, subject=subject)
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
@@ -102,6 +120,15 @@ class Stack:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        # Trust the key this stack mints tokens with: under the platform-wide names, and under the prefixed
+        # ones too, which a developer's .env cannot override.
+        oidc = {
+            "OIDC_JWKS_URL": str(self.jwks_path),
+            "OIDC_ISSUER": DEVELOPMENT_OIDC_ISSUER,
+            "OIDC_AUDIENCE": DEFAULT_OIDC_AUDIENCE,
+        }
+        env.update(oidc)
+        env.update({prefix + name: value for name, value in oidc.items()})
         env.update(self.extra_env)
         return env
 
@@ -110,6 +137,7 @@ class Stack:
             subprocess.run([sys.executable, "-m", f"{PACKAGE[service]}.migrate"], env=self.env_for(service), check=True)
 
     def start(self) -> None:
+        self.ensure_dev_key()  # before the APIs start, so they find the JWKS at their first request
         for service in SERVICES:
             package = PACKAGE[service]
             env = self.env_for(service)

@@ -20,6 +20,7 @@ so the calendar follows the days the municipality is closed, not every day the l
   Ascension Day) are working days: municipalities are open on them.
 """
 
+import functools
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Literal, get_args
@@ -144,8 +145,12 @@ def countdown_dates(eviction_date: date, days_before: Iterable[int]) -> list[dat
 
 
 def calendar_from_settings(settings: "Settings") -> WorkingDayCalendar:
-    return WorkingDayCalendar(
-        settings.working_day_timezone,
-        liberation_day=settings.working_day_liberation_day,
-        good_friday=settings.working_day_good_friday,
+    """One calendar per configuration for the process: building the holiday tables is not per-request work."""
+    return _calendar(
+        settings.working_day_timezone, settings.working_day_liberation_day, settings.working_day_good_friday
     )
+
+
+@functools.lru_cache(maxsize=8)
+def _calendar(timezone: str, liberation_day: LiberationDay, good_friday: bool) -> WorkingDayCalendar:
+    return WorkingDayCalendar(timezone, liberation_day=liberation_day, good_friday=good_friday)

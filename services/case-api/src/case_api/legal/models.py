@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Date, ForeignKey, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from case_api.db import Base
@@ -33,15 +33,19 @@ class EvictionChange(StrEnum):
     scheduled = "scheduled"
     postponed = "postponed"
     cancelled = "cancelled"
+    averted = "averted"  # averted by payment, arrangement, second chance or moratorium (no bailiff message)
     executed = "executed"
 
 
 class CancellationReason(StrEnum):
+    """The values of `cancellation_reason` in schemas/.../common.schema.json, which eviction.cancelled carries."""
+
     arrears_paid = "arrears_paid"
     payment_arrangement = "payment_arrangement"
+    debt_arrangement = "debt_arrangement"
     second_chance_agreement = "second_chance_agreement"
     moratorium = "moratorium"
-    withdrawn_by_landlord = "withdrawn_by_landlord"
+    landlord_withdrew = "landlord_withdrew"
     court_decision = "court_decision"
     other = "other"
 
@@ -50,9 +54,12 @@ class EvictionDateChange(Base):
     """Every message about the eviction date, in the order received: the case's `eviction_date` is the last."""
 
     __tablename__ = "eviction_date_change"
+    __table_args__ = (UniqueConstraint("case_id", "position"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("case.id"), index=True)
+    # 1, 2, 3... per case, in the order received (several messages may share one instant).
+    position: Mapped[int] = mapped_column(Integer)
     change: Mapped[EvictionChange] = mapped_column(EnumText(EvictionChange, 12))
     eviction_date: Mapped[date | None] = mapped_column(Date, default=None)
     previous_eviction_date: Mapped[date | None] = mapped_column(Date, default=None)

@@ -19,6 +19,26 @@ class OcoMoment(StrEnum):
     after_eviction = "after_eviction"
 
 
+# The notification moments of spec/notifications.md that events name for each OCO moment of R8.
+NOTIFICATION_MOMENT = {
+    OcoMoment.threat_started: "M3",
+    OcoMoment.date_set: "M4",
+    OcoMoment.week_before: "M5",
+    OcoMoment.after_eviction: "M7",
+}
+
+
+class OfferChannel(StrEnum):
+    """A channel an OCO offer goes through; caseworker_task is the human one (a call or a visit)."""
+
+    email = "email"
+    sms = "sms"
+    letter = "letter"
+    caseworker_task = "caseworker_task"
+    phone = "phone"
+    home_visit = "home_visit"
+
+
 class OcoAnswer(StrEnum):
     accepted = "accepted"
     declined = "declined"

@@ -14,6 +14,7 @@ No message, repr or exception raised here ever contains a BSN or a key.
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import os
@@ -143,7 +144,10 @@ class BsnVault:
 
 
 def vault_from_settings(settings: "Settings") -> BsnVault:
-    return BsnVault(
-        decode_key(settings.bsn_encryption_key.get_secret_value(), name="bsn_encryption_key"),
-        decode_key(settings.bsn_index_key.get_secret_value(), name="bsn_index_key"),
-    )
+    """One vault per pair of keys for the process (key decoding is not per-request work)."""
+    return _vault(settings.bsn_encryption_key.get_secret_value(), settings.bsn_index_key.get_secret_value())
+
+
+@functools.lru_cache(maxsize=4)
+def _vault(encryption_key: str, index_key: str) -> BsnVault:
+    return BsnVault(decode_key(encryption_key, name="bsn_encryption_key"), decode_key(index_key, name="bsn_index_key"))

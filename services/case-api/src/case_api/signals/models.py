@@ -29,7 +29,8 @@ class Signal(Base):
     partner_id: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
     partner_reference: Mapped[str | None] = mapped_column(String(100), default=None)
     # The amount stays in case-api: never in an event, never to another partner (R1, R16).
-    arrears_amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    # Nullable only for erasure (R18): every signal arrives with an amount (SignalIn).
+    arrears_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     arrears_since: Mapped[date] = mapped_column(Date)
     signal_date: Mapped[date] = mapped_column(Date, index=True)
     crisis: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -46,7 +46,7 @@ class SignalRead(BaseModel):
     partner_kind: PartnerKind
     partner_id: str | None
     partner_reference: str | None
-    arrears_amount: Decimal
+    arrears_amount: Decimal | None = Field(description="null once erased (R18).")
     arrears_since: date
     signal_date: date
     crisis: bool

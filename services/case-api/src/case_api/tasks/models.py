@@ -19,6 +19,7 @@ class TaskKind(StrEnum):
     request_postponement = "request_postponement"  # R10 at T-2: ask the corporation to postpone
     eviction_countdown = "eviction_countdown"  # R7: T-14, T-7, T-2
     belongings_deadline = "belongings_deadline"  # R14: the 13-week end
+    belongings_reminder = "belongings_reminder"  # R14: 3 weeks before the end
     home_visit = "home_visit"  # the human channel of the notifier
     call = "call"
 

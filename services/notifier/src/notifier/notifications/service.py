@@ -19,12 +19,25 @@ TEMPLATES = Environment(
     keep_trailing_newline=True,
 )
 
+CASE_OPENED = "nl.eviction-prevention.case.opened"
 # Which moment a case event starts; the full table of spec/notifications.md grows here.
-MOMENT_OF_EVENT = {"nl.eviction-prevention.case.opened": Moment.signal}
+MOMENT_OF_EVENT = {CASE_OPENED: Moment.signal}
+# M1 ("we noticed payment trouble") is for a case opened from a signal, received as one (signal) or as a
+# partner's message (partner_message: arrears reported through the gateway; case.opened cannot tell that from a
+# legal-track message, and a needless M1 costs less than a missed one). Staff opened it by hand: no M1.
+M1_OPENED_BY = frozenset({"signal", "partner_message"})
+
+
+def moment_of(event: CloudEvent) -> Moment | None:
+    """The moment `event` starts, if any."""
+    moment = MOMENT_OF_EVENT.get(event.type)
+    if moment is Moment.signal and event.data.get("opened_by") not in M1_OPENED_BY:
+        return None
+    return moment
 
 
 async def request_for_event(session: AsyncSession, *, event: CloudEvent, clock: Clock) -> list[Notification]:
-    moment = MOMENT_OF_EVENT.get(event.type)
+    moment = moment_of(event)
     if moment is None:
         return []
     repository = NotificationRepository(session)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 18:47:00.559757
+Create Date: 2026-11-25 18:53:57.572477
 """
 
 from collections.abc import Sequence
@@ -94,6 +94,20 @@ def upgrade() -> None:
     with op.batch_alter_table("processing_log", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_processing_log_at"), ["at"], unique=False)
         batch_op.create_index(batch_op.f("ix_processing_log_case_id"), ["case_id"], unique=False)
+
+    op.create_table(
+        "statistics_fact",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("case_id", sa.String(length=36), nullable=False),
+        sa.Column("kind", sa.String(length=12), nullable=False),
+        sa.Column("occurred_on", sa.Date(), nullable=False),
+        sa.Column("minors", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_statistics_fact")),
+        sa.UniqueConstraint("case_id", "kind", name=op.f("uq_statistics_fact_case_id_kind")),
+    )
+    with op.batch_alter_table("statistics_fact", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_statistics_fact_case_id"), ["case_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_statistics_fact_occurred_on"), ["occurred_on"], unique=False)
 
     op.create_table(
         "case",
@@ -190,6 +204,7 @@ def upgrade() -> None:
         "eviction_date_change",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("case_id", sa.String(length=36), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("change", sa.String(length=12), nullable=False),
         sa.Column("eviction_date", sa.Date(), nullable=True),
         sa.Column("previous_eviction_date", sa.Date(), nullable=True),
@@ -202,6 +217,7 @@ def upgrade() -> None:
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["case_id"], ["case.id"], name=op.f("fk_eviction_date_change_case_id_case")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_eviction_date_change")),
+        sa.UniqueConstraint("case_id", "position", name=op.f("uq_eviction_date_change_case_id_position")),
     )
     with op.batch_alter_table("eviction_date_change", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_eviction_date_change_case_id"), ["case_id"], unique=False)
@@ -248,7 +264,7 @@ def upgrade() -> None:
         sa.Column("partner_kind", sa.String(length=30), nullable=False),
         sa.Column("partner_id", sa.String(length=64), nullable=True),
         sa.Column("partner_reference", sa.String(length=100), nullable=True),
-        sa.Column("arrears_amount", sa.Numeric(precision=12, scale=2), nullable=False),
+        sa.Column("arrears_amount", sa.Numeric(precision=12, scale=2), nullable=True),
         sa.Column("arrears_since", sa.Date(), nullable=False),
         sa.Column("signal_date", sa.Date(), nullable=False),
         sa.Column("crisis", sa.Boolean(), nullable=False),
@@ -436,6 +452,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_case_closed_at"))
 
     op.drop_table("case")
+    with op.batch_alter_table("statistics_fact", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_statistics_fact_occurred_on"))
+        batch_op.drop_index(batch_op.f("ix_statistics_fact_case_id"))
+
+    op.drop_table("statistics_fact")
     with op.batch_alter_table("processing_log", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_processing_log_case_id"))
         batch_op.drop_index(batch_op.f("ix_processing_log_at"))

@@ -1,0 +1,184 @@
+"""Idempotency-Key on every write under /v1 (contract.md): a repeated write gets the first answer and changes
+nothing again; the same key with another request is refused.
+
+1. `idempotency_key`, a dependency of every case endpoint (through `deps.case_context`), looks (caller, key) up in
+   the request's transaction. The same request again is answered with the stored status and body
+   (`ReplayStoredAnswer`); another request under the key gets 422 naming the `Idempotency-Key` header. A new key
+   inserts a claim row (in a savepoint) before the endpoint runs, so the claim commits with the write and its
+   outbox rows, or rolls back with them; a concurrent duplicate waits on the primary key, then finds the claim.
+2. `IdempotencyMiddleware` stores the answer into the claim when the response has been produced.
+
+The trade-off: FastAPI commits the request's session before the response body exists outside the endpoint, so
+the answer is written just after the commit, in its own short transaction. A repeat can therefore never run a
+write twice (the committed claim holds the key); a repeat arriving in the moment between commit and answer, or
+after a crash in that moment, gets 409 "still being processed" instead of the answer, until the record expires
+(`idempotency_key_hours`). A refused write (an error rolls the claim back) leaves its key free for a retry.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import FastAPI, Header, Request, Response
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from case_api.db import SessionDep
+from case_api.idempotency.models import IdempotencyRecord
+from service_kit.auth import CurrentPrincipal
+from service_kit.errors import Conflict, Unprocessable
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotency-Replayed"
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+PENDING = 0  # status_code of a claim whose answer is not written yet (never committed as such)
+
+
+class ReplayStoredAnswer(Exception):
+    """The request repeats an earlier one under the same key: answer what was answered then."""
+
+    def __init__(self, status_code: int, body: bytes) -> None:
+        super().__init__(status_code)
+        self.status_code = status_code
+        self.body = body
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    caller: str
+    key: str
+
+
+CLAIM = "idempotency_claim"  # where the dependency leaves its claim on request.state
+
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    """sha256 of method, path (with query) and body: what makes two requests "the same request"."""
+    digest = hashlib.sha256()
+    for part in (method.upper().encode(), path.encode(), body):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+async def _stored(session: AsyncSession, caller: str, key: str) -> IdempotencyRecord | None:
+    query = select(IdempotencyRecord).where(IdempotencyRecord.caller == caller, IdempotencyRecord.key == key)
+    return (await session.scalars(query)).one_or_none()
+
+
+def _replay_or_refuse(record: IdempotencyRecord, request_fingerprint: str) -> ReplayStoredAnswer:
+    if record.request_fingerprint != request_fingerprint:
+        raise Unprocessable(
+            f"this {HEADER} was used for a different request; send a new key for a new request", field=HEADER
+        )
+    if record.status_code == PENDING:
+        raise Conflict(f"a request with this {HEADER} is still being processed; retry shortly", field=HEADER)
+    return ReplayStoredAnswer(record.status_code, record.response_body)
+
+
+async def idempotency_key(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    key: Annotated[
+        str | None,
+        Header(
+            alias=HEADER,
+            min_length=1,
+            max_length=200,
+            description="Makes a write safe to repeat: the same key and request get the first answer again.",
+        ),
+    ] = None,
+) -> None:
+    """Replays a repeated write, refuses a reused key, or claims a new key in the request's transaction."""
+    if key is None or request.method not in WRITE_METHODS:
+        return
+    query = f"?{request.url.query}" if request.url.query else ""
+    request_fingerprint = fingerprint(request.method, request.url.path + query, await request.body())
+    existing = await _stored(session, principal.subject, key)
+    if existing is None:
+        claim = IdempotencyRecord(
+            caller=principal.subject,
+            key=key,
+            request_fingerprint=request_fingerprint,
+            status_code=PENDING,
+            response_body=b"",
+            created_at=request.app.state.clock.now(),
+        )
+        try:
+            async with session.begin_nested():
+                session.add(claim)
+        except IntegrityError:
+            existing = await _stored(session, principal.subject, key)  # a concurrent duplicate committed first
+        else:
+            setattr(request.state, CLAIM, IdempotencyClaim(caller=principal.subject, key=key))
+            return
+    if existing is None:
+        raise Conflict(f"a request with this {HEADER} was rolled back meanwhile; retry", field=HEADER)
+    raise _replay_or_refuse(existing, request_fingerprint)
+
+
+async def _replay(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ReplayStoredAnswer)
+    return Response(
+        content=exc.body, status_code=exc.status_code, media_type="application/json", headers={REPLAYED_HEADER: "true"}
+    )
+
+
+class IdempotencyMiddleware:
+    """Stores the answer of a write that claimed an Idempotency-Key, once the response is complete."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in WRITE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})  # the dependency's request.state is this dict
+        status = 0
+        body = bytearray()
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            elif message["type"] == "http.response.body":
+                body.extend(message.get("body", b""))
+            await send(message)
+
+        await self.app(scope, receive, capture)
+        claim: IdempotencyClaim | None = state.get(CLAIM)
+        if claim is not None:
+            await _store_answer(scope["app"].state.session_factory, claim, status, bytes(body))
+
+
+async def _store_answer(
+    sessions: async_sessionmaker[AsyncSession], claim: IdempotencyClaim, status: int, body: bytes
+) -> None:
+    where = (
+        IdempotencyRecord.caller == claim.caller,
+        IdempotencyRecord.key == claim.key,
+        IdempotencyRecord.status_code == PENDING,
+    )
+    async with sessions() as session, session.begin():
+        if 200 <= status < 300:
+            answer = update(IdempotencyRecord).where(*where).values(status_code=status, response_body=body)
+            await session.execute(answer)
+        else:  # nothing to replay: free the key (an error normally rolled the claim back already)
+            await session.execute(delete(IdempotencyRecord).where(*where))
+
+
+def install_idempotency(app: FastAPI) -> None:
+    """Answer replays and store answers for every write of `app` (the dependency sits in deps.case_context)."""
+    app.add_exception_handler(ReplayStoredAnswer, _replay)
+    app.add_middleware(IdempotencyMiddleware)
+
+
+async def forget_expired(session: AsyncSession, *, now: datetime, kept: timedelta) -> int:
+    """Drop stored answers older than `kept`: they may hold personal data, and a retry comes within hours."""
+    result = await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - kept))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,250 @@
+"""The legal track and the eviction: summons and judgment, the eviction date with its history, postponement
+(R7), cancellation, averting, execution (R11). Every change of the date recomputes the case's tasks in the same
+transaction (R6, R7, R10).
+
+Averting (payment, arrangement, second-chance agreement, moratorium) has no event of its own in the catalogue
+(contract.md). When an eviction date was set, averting ends it as the bailiff's cancellation does, so it writes
+eviction.cancelled with the reason code; without a date nothing was scheduled to cancel, and the averting is
+recorded in the eviction's history and the stage only.
+"""
+
+import uuid
+from datetime import date
+
+from case_api.audit.models import Operation
+from case_api.cases.models import Case
+from case_api.cases.process import Action, allowed_actions
+from case_api.cases.service import CASE_FILE, load_case, transition
+from case_api.context import Context
+from case_api.events import emit
+from case_api.legal.models import CancellationReason, EvictionChange, EvictionDateChange, LegalStep, LegalStepKind
+from case_api.legal.repository import LegalRepository
+from case_api.legal.schemas import (
+    EvictionDateChangeRead,
+    EvictionPostpone,
+    EvictionRead,
+    EvictionSchedule,
+    LegalStepIn,
+    LegalStepRead,
+)
+from case_api.tasks.service import recompute_tasks
+from service_kit.errors import Unprocessable
+
+# What averts an eviction without the bailiff: the household or the landlord acted.
+AVERTING_REASONS = frozenset(
+    {
+        CancellationReason.arrears_paid,
+        CancellationReason.payment_arrangement,
+        CancellationReason.debt_arrangement,
+        CancellationReason.second_chance_agreement,
+        CancellationReason.moratorium,
+    }
+)
+
+
+def _not_in_future(ctx: Context, day: date, field: str) -> None:
+    if day > ctx.today():
+        raise Unprocessable(f"{field} cannot lie in the future (today is {ctx.today().isoformat()})", field=field)
+
+
+async def record_legal_step(ctx: Context, *, case_id: str, step: LegalStepIn) -> LegalStep:
+    """A summons served or a judgment given: the eviction is threatened (R5 first contact within 3 working days)."""
+    summons = step.kind is LegalStepKind.summons_served
+    if summons and step.eviction_granted is not None:
+        raise Unprocessable("eviction_granted belongs to a judgment, not to a summons", field="eviction_granted")
+    if not summons and step.hearing_date is not None:
+        raise Unprocessable("hearing_date belongs to a summons, not to a judgment", field="hearing_date")
+    _not_in_future(ctx, step.occurred_on, "occurred_on")
+    case = await load_case(ctx, case_id, for_update=True)
+    transition(ctx, case, Action.serve_summons if summons else Action.give_judgment)
+    record = LegalStep(
+        id=str(uuid.uuid4()),
+        case_id=case.id,
+        kind=step.kind,
+        occurred_on=step.occurred_on,
+        court_reference=step.court_reference,
+        hearing_date=step.hearing_date,
+        eviction_granted=step.eviction_granted,
+        recorded_by=ctx.principal.subject,
+        recorded_at=ctx.clock.now(),
+    )
+    LegalRepository(ctx.session).add(record)
+    ctx.log_processing(activity=CASE_FILE, case_id=case.id, operation=Operation.write)
+    if summons:
+        data: dict[str, object] = {"served_on": step.occurred_on.isoformat(), "court_reference": step.court_reference}
+        if step.hearing_date is not None:
+            data["hearing_date"] = step.hearing_date.isoformat()
+        emit(ctx, case=case, event="legal.summons-served", data=data)
+    else:
+        data = {"given_on": step.occurred_on.isoformat(), "court_reference": step.court_reference}
+        if step.eviction_granted is not None:
+            data["eviction_granted"] = step.eviction_granted
+        emit(ctx, case=case, event="legal.judgment-given", data=data)
+    await recompute_tasks(ctx, case=case)
+    return record
+
+
+async def list_legal_steps(ctx: Context, *, case_id: str) -> list[LegalStepRead]:
+    case = await load_case(ctx, case_id)
+    ctx.log_processing(activity=CASE_FILE, case_id=case.id, operation=Operation.read)
+    return [LegalStepRead.model_validate(step) for step in await LegalRepository(ctx.session).steps_of_case(case.id)]
+
+
+def _late_notice(ctx: Context, *, eviction_date: date, served_on: date) -> bool:
+    """R7: served fewer than `postponement_notice_days` calendar days before the date (art. 555 lid 2 Rv)."""
+    return (eviction_date - served_on).days < ctx.settings.postponement_notice_days
+
+
+def _check_dates(ctx: Context, *, eviction_date: date, served_on: date) -> None:
+    _not_in_future(ctx, served_on, "served_on")
+    if eviction_date < ctx.today():
+        raise Unprocessable(
+            "the eviction date lies in the past; record an executed eviction instead", field="eviction_date"
+        )
+    if eviction_date < served_on:
+        raise Unprocessable("the eviction date lies before the day it was served", field="eviction_date")
+
+
+async def _record_change(ctx: Context, *, case: Case, change: EvictionChange, **values: object) -> EvictionDateChange:
+    history = await LegalRepository(ctx.session).eviction_history(case.id)
+    record = EvictionDateChange(
+        id=str(uuid.uuid4()),
+        case_id=case.id,
+        position=len(history) + 1,  # the case is locked: no other change takes this position
+        change=change,
+        recorded_by=ctx.principal.subject,
+        recorded_at=ctx.clock.now(),
+        **values,
+    )
+    LegalRepository(ctx.session).add(record)
+    await ctx.session.flush()  # the next change in this transaction counts this one
+    ctx.log_processing(activity=CASE_FILE, case_id=case.id, operation=Operation.write)
+    return record
+
+
+async def schedule_eviction(ctx: Context, *, case_id: str, request: EvictionSchedule) -> EvictionRead:
+    """The eviction notice with a date: tasks R6, R7 and (with minors) R10 are created at once."""
+    _check_dates(ctx, eviction_date=request.eviction_date, served_on=request.served_on)
+    case = await load_case(ctx, case_id, for_update=True)
+    transition(ctx, case, Action.schedule_eviction)
+    late = _late_notice(ctx, eviction_date=request.eviction_date, served_on=request.served_on)
+    case.eviction_date = request.eviction_date
+    await _record_change(
+        ctx,
+        case=case,
+        change=EvictionChange.scheduled,
+        eviction_date=request.eviction_date,
+        served_on=request.served_on,
+        late_notice=late,
+        bailiff_reference=request.bailiff_reference,
+    )
+    emit(
+        ctx,
+        case=case,
+        event="eviction.scheduled",
+        data={"eviction_date": request.eviction_date.isoformat(), "late_notice": late},
+    )
+    await recompute_tasks(ctx, case=case)
+    return await _eviction_of(ctx, case)
+
+
+async def postpone_eviction(ctx: Context, *, case_id: str, request: EvictionPostpone) -> EvictionRead:
+    """A new date (R7): every deadline is recomputed; served fewer than 3 days before it, it is flagged."""
+    _check_dates(ctx, eviction_date=request.eviction_date, served_on=request.served_on)
+    case = await load_case(ctx, case_id, for_update=True)
+    transition(ctx, case, Action.postpone_eviction)
+    previous = case.eviction_date
+    if previous is None or previous == request.eviction_date:
+        raise Unprocessable("the new eviction date must differ from the current one", field="eviction_date")
+    late = _late_notice(ctx, eviction_date=request.eviction_date, served_on=request.served_on)
+    case.eviction_date = request.eviction_date
+    await _record_change(
+        ctx,
+        case=case,
+        change=EvictionChange.postponed,
+        eviction_date=request.eviction_date,
+        previous_eviction_date=previous,
+        served_on=request.served_on,
+        late_notice=late,
+        bailiff_reference=request.bailiff_reference,
+    )
+    emit(
+        ctx,
+        case=case,
+        event="eviction.postponed",
+        data={
+            "eviction_date": request.eviction_date.isoformat(),
+            "previous_eviction_date": previous.isoformat(),
+            "late_notice": late,
+        },
+    )
+    await recompute_tasks(ctx, case=case)
+    return await _eviction_of(ctx, case)
+
+
+async def cancel_eviction(ctx: Context, *, case_id: str, reason_code: CancellationReason) -> EvictionRead:
+    """The bailiff cancels the eviction: averted; the date's tasks are cancelled."""
+    case = await load_case(ctx, case_id, for_update=True)
+    transition(ctx, case, Action.cancel_eviction)
+    await _end_date(ctx, case=case, change=EvictionChange.cancelled, reason_code=reason_code)
+    await recompute_tasks(ctx, case=case)
+    return await _eviction_of(ctx, case)
+
+
+async def avert_eviction(ctx: Context, *, case_id: str, reason_code: CancellationReason) -> EvictionRead:
+    """Averted by payment, an arrangement, a second-chance agreement or a moratorium (see the module docstring)."""
+    if reason_code not in AVERTING_REASONS:
+        allowed = ", ".join(sorted(reason.value for reason in AVERTING_REASONS))
+        raise Unprocessable(f"an eviction is averted by one of: {allowed}", field="reason_code")
+    case = await load_case(ctx, case_id, for_update=True)
+    transition(ctx, case, Action.avert_eviction)
+    await _end_date(ctx, case=case, change=EvictionChange.averted, reason_code=reason_code)
+    await recompute_tasks(ctx, case=case)
+    return await _eviction_of(ctx, case)
+
+
+async def _end_date(ctx: Context, *, case: Case, change: EvictionChange, reason_code: CancellationReason) -> None:
+    ended = case.eviction_date
+    case.eviction_date = None  # the history keeps the date that was ended
+    await _record_change(ctx, case=case, change=change, previous_eviction_date=ended, reason_code=reason_code)
+    if ended is not None:
+        emit(
+            ctx,
+            case=case,
+            event="eviction.cancelled",
+            data={"eviction_date": ended.isoformat(), "reason_code": reason_code.value},
+        )
+
+
+async def execute_eviction(ctx: Context, *, case_id: str, executed_on: date) -> EvictionRead:
+    """The eviction took place; a family with minors needs its rehousing outcome first (R11, 409)."""
+    _not_in_future(ctx, executed_on, "executed_on")
+    case = await load_case(ctx, case_id, for_update=True)
+    transition(ctx, case, Action.execute_eviction)
+    previous = case.eviction_date
+    case.eviction_date = executed_on
+    await _record_change(
+        ctx, case=case, change=EvictionChange.executed, eviction_date=executed_on, previous_eviction_date=previous
+    )
+    emit(ctx, case=case, event="eviction.executed", data={"executed_on": executed_on.isoformat()})
+    await recompute_tasks(ctx, case=case)
+    return await _eviction_of(ctx, case)
+
+
+async def read_eviction(ctx: Context, *, case_id: str) -> EvictionRead:
+    case = await load_case(ctx, case_id)
+    ctx.log_processing(activity=CASE_FILE, case_id=case.id, operation=Operation.read)
+    return await _eviction_of(ctx, case)
+
+
+async def _eviction_of(ctx: Context, case: Case) -> EvictionRead:
+    history = await LegalRepository(ctx.session).eviction_history(case.id)
+    current = next((change for change in reversed(history) if change.eviction_date is not None), None)
+    return EvictionRead(
+        case_id=case.id,
+        stage=case.stage,
+        eviction_date=case.eviction_date,
+        late_notice=bool(case.eviction_date and current and current.late_notice),
+        history=[EvictionDateChangeRead.model_validate(change) for change in history],
+        allowed_actions=allowed_actions(case.stage),
+    )

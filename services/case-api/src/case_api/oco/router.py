@@ -1,0 +1,33 @@
+"""REST endpoints for OCO offers, answers and consents: parse, call one service function, return."""
+
+from fastapi import APIRouter, status
+
+from case_api.deps import CaseContext
+from case_api.oco import service
+from case_api.oco.schemas import OcoAnswerIn, OcoConsentRead, OcoOfferCreate, OcoOfferRead, OcoOverview
+
+router = APIRouter(prefix="/v1/cases/{case_id}", tags=["oco"])
+
+
+@router.post("/oco-offers", status_code=status.HTTP_201_CREATED, response_model=OcoOfferRead)
+async def offer_oco(case_id: str, body: OcoOfferCreate, ctx: CaseContext) -> OcoOfferRead:
+    """Record an OCO offer at an R8 moment through at least two channels; publishes oco.offered."""
+    return OcoOfferRead.model_validate(await service.offer_oco(ctx, case_id=case_id, request=body))
+
+
+@router.post("/oco-offers/{offer_id}/answer", response_model=OcoOfferRead)
+async def answer_oco(case_id: str, offer_id: str, body: OcoAnswerIn, ctx: CaseContext) -> OcoOfferRead:
+    """Record the household's answer; accepting needs its consent (R9); publishes oco.accepted or oco.declined."""
+    return OcoOfferRead.model_validate(await service.answer_oco(ctx, case_id=case_id, offer_id=offer_id, request=body))
+
+
+@router.post("/oco-consents/{consent_id}/withdraw", response_model=OcoConsentRead)
+async def withdraw_consent(case_id: str, consent_id: str, ctx: CaseContext) -> OcoConsentRead:
+    """Withdraw a consent: no personal data goes to MEE Noord on it any more (R9)."""
+    return OcoConsentRead.model_validate(await service.withdraw_consent(ctx, case_id=case_id, consent_id=consent_id))
+
+
+@router.get("/oco", response_model=OcoOverview)
+async def read_oco(case_id: str, ctx: CaseContext) -> OcoOverview:
+    """The case's OCO offers, answers and consents, and the R8 moment due now."""
+    return await service.read_oco(ctx, case_id=case_id)

@@ -1,0 +1,74 @@
+"""What the REST surface takes and gives for OCO offers, answers and consents."""
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from case_api.oco.models import ConsentMethod, OcoAnswer, OcoMoment, OfferChannel
+
+
+class OcoOfferCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    moment: OcoMoment
+    channels: list[OfferChannel] = Field(
+        min_length=1, max_length=6, description="At least two different channels (R8).", examples=[["letter", "sms"]]
+    )
+
+
+class ConsentIn(BaseModel):
+    """R9: who gave consent, how, and for what; it is recorded at the moment of the answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    given_by: str = Field(min_length=1, max_length=200, description="Who in the household gave consent.")
+    method: ConsentMethod
+    purpose: str = Field(
+        min_length=1, max_length=4000, examples=["referral to MEE Noord for independent client support"]
+    )
+
+
+class OcoAnswerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    answer: OcoAnswer
+    consent: ConsentIn | None = Field(default=None, description="Required when the answer is accepted (R9).")
+
+
+class OcoConsentRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    case_id: str
+    given_by: str
+    given_at: datetime
+    method: ConsentMethod
+    purpose: str
+    withdrawn_at: datetime | None
+    recorded_by: str
+
+
+class OcoOfferRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    case_id: str
+    moment: OcoMoment
+    channels: list[OfferChannel]
+    offered_at: datetime
+    answer: OcoAnswer | None
+    answered_at: datetime | None
+    consent_id: str | None
+    recorded_by: str
+
+
+class OcoOverview(BaseModel):
+    """Every offer with its answer, the consents, and what R8 still asks for."""
+
+    case_id: str
+    answered: bool = Field(description="The household accepted or declined an offer: offers stop (R8).")
+    answer: OcoAnswer | None = Field(description="The household's latest answer.")
+    referral_allowed: bool = Field(description="A recorded consent that is not withdrawn exists (R9).")
+    due_moments: list[OcoMoment] = Field(description="R8 moments at which an offer is due now.")
+    offers: list[OcoOfferRead]
+    consents: list[OcoConsentRead]

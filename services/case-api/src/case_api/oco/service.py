@@ -1,0 +1,195 @@
+"""OCO by MEE Noord: offers through at least two channels at the R8 moments until the household answers, and
+an acceptance only with a recorded consent, the one thing that lets personal data go to MEE Noord (R9)."""
+
+import uuid
+from collections.abc import Collection, Sequence
+from datetime import date, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from case_api.audit.models import Operation
+from case_api.cases.models import Stage
+from case_api.cases.process import Action
+from case_api.cases.service import CASE_FILE, load_case, transition
+from case_api.context import Context
+from case_api.events import emit
+from case_api.oco.models import NOTIFICATION_MOMENT, OcoAnswer, OcoConsent, OcoMoment, OcoOffer
+from case_api.oco.repository import OcoRepository
+from case_api.oco.schemas import (
+    OcoAnswerIn,
+    OcoConsentRead,
+    OcoOfferCreate,
+    OcoOfferRead,
+    OcoOverview,
+)
+from service_kit.errors import Conflict, NotFound, Unprocessable
+
+MIN_CHANNELS = 2  # R8: the offer reaches the household through at least two channels
+WEEK_BEFORE_DAYS = 7  # R8: the offer is repeated 7 days before the eviction date
+AFTER_EVICTION = frozenset({Stage.evicted, Stage.aftercare})
+# The R8 moments in the order a case meets them; an offer at a later moment also covers a missed earlier one.
+MOMENT_ORDER = (OcoMoment.threat_started, OcoMoment.date_set, OcoMoment.week_before, OcoMoment.after_eviction)
+# The stages in which an offer at each moment makes sense.
+STAGES_OF_MOMENT = {
+    OcoMoment.threat_started: frozenset({Stage.eviction_threatened, Stage.eviction_scheduled}),
+    OcoMoment.date_set: frozenset({Stage.eviction_scheduled}),
+    OcoMoment.week_before: frozenset({Stage.eviction_scheduled}),
+    OcoMoment.after_eviction: AFTER_EVICTION,
+}
+
+
+def due_oco_moments(
+    *, stage: Stage, eviction_date: date | None, today: date, offered: Collection[OcoMoment], answered: bool
+) -> list[OcoMoment]:
+    """R8: the moment at which an offer is due now, if any (a list, empty when nothing is due).
+
+    Offers stop once the household answers. The moments are: the threat started (summons or a date), the date
+    set, 7 days before the date, and once after an eviction. A moment that arrived is due until an offer at it
+    or at a later moment was made: a missed earlier moment is covered by the current one's offer."""
+    if answered:
+        return []
+    if stage in AFTER_EVICTION:
+        arrived = [OcoMoment.after_eviction]
+    elif stage is Stage.eviction_threatened:
+        arrived = [OcoMoment.threat_started]
+    elif stage is Stage.eviction_scheduled:
+        arrived = [OcoMoment.threat_started, OcoMoment.date_set]
+        if eviction_date is not None and today >= eviction_date - timedelta(days=WEEK_BEFORE_DAYS):
+            arrived.append(OcoMoment.week_before)
+    else:
+        return []  # no threat (yet), averted or closed: nothing to offer
+    current = arrived[-1]
+    offered_later = any(MOMENT_ORDER.index(moment) >= MOMENT_ORDER.index(current) for moment in offered)
+    return [] if offered_later else [current]
+
+
+def _answer(offers: Sequence[OcoOffer]) -> OcoAnswer | None:
+    """The household's latest answer to any offer."""
+    answered = [offer for offer in offers if offer.answer is not None and offer.answered_at is not None]
+    if not answered:
+        return None
+    latest = max(answered, key=lambda offer: (offer.answered_at, offer.id))
+    return latest.answer
+
+
+async def offer_oco(ctx: Context, *, case_id: str, request: OcoOfferCreate) -> OcoOffer:
+    case = await load_case(ctx, case_id, for_update=True)
+    channels = list(dict.fromkeys(request.channels))  # distinct, in the order given
+    if len(channels) < MIN_CHANNELS:
+        raise Unprocessable(
+            f"an OCO offer goes through at least {MIN_CHANNELS} different channels (R8); got: "
+            f"{', '.join(channel.value for channel in channels)}",
+            field="channels",
+            rule="R8",
+        )
+    transition(ctx, case, Action.offer_oco)
+    if case.stage not in STAGES_OF_MOMENT[request.moment]:
+        fitting = ", ".join(stage.value for stage in Stage if stage in STAGES_OF_MOMENT[request.moment])
+        raise Conflict(
+            f"an offer at moment {request.moment.value} fits a case in stage {fitting}; this case is in "
+            f"{case.stage.value}",
+            field="moment",
+        )
+    offer = OcoOffer(
+        id=str(uuid.uuid4()),
+        case_id=case.id,
+        moment=request.moment,
+        channels=[channel.value for channel in channels],
+        offered_at=ctx.clock.now(),
+        recorded_by=ctx.principal.subject,
+    )
+    OcoRepository(ctx.session).add(offer)
+    ctx.log_processing(activity=CASE_FILE, case_id=case.id, operation=Operation.write)
+    emit(
+        ctx,
+        case=case,
+        event="oco.offered",
+        data={"moment": NOTIFICATION_MOMENT[offer.moment], "channels": offer.channels},
+    )
+    return offer
+
+
+async def answer_oco(ctx: Context, *, case_id: str, offer_id: str, request: OcoAnswerIn) -> OcoOffer:
+    """Accepted only with the household's consent (R9); declined without one."""
+    case = await load_case(ctx, case_id, for_update=True)
+    repository = OcoRepository(ctx.session)
+    offer = await repository.offer(case_id=case.id, offer_id=offer_id)
+    if offer is None:
+        raise NotFound(f"no OCO offer {offer_id} in this case", field="offer_id")
+    if offer.answer is not None:
+        raise Conflict(f"this offer was already answered: {offer.answer.value}", field="offer_id")
+    if request.answer is OcoAnswer.accepted and request.consent is None:
+        raise Unprocessable(
+            "accepting OCO needs the household's consent: who gave it, how, and for what (R9); without it "
+            "nothing personal may go to MEE Noord",
+            field="consent",
+            rule="R9",
+        )
+    if request.answer is OcoAnswer.declined and request.consent is not None:
+        raise Unprocessable("a declined offer carries no consent: leave consent out", field="consent")
+    transition(ctx, case, Action.answer_oco)
+    offer.answer = request.answer
+    offer.answered_at = ctx.clock.now()
+    ctx.log_processing(activity=CASE_FILE, case_id=case.id, operation=Operation.write)
+    moment = NOTIFICATION_MOMENT[offer.moment]
+    if request.consent is None:
+        emit(ctx, case=case, event="oco.declined", data={"moment": moment})
+        return offer
+    consent = OcoConsent(
+        id=str(uuid.uuid4()),
+        case_id=case.id,
+        given_by=request.consent.given_by,
+        given_at=ctx.clock.now(),
+        method=request.consent.method,
+        purpose=request.consent.purpose,
+        recorded_by=ctx.principal.subject,
+    )
+    repository.add(consent)
+    await ctx.session.flush()  # the offer refers to the consent row
+    offer.consent_id = consent.id
+    emit(ctx, case=case, event="oco.accepted", data={"moment": moment, "consent_id": consent.id})
+    return offer
+
+
+async def withdraw_consent(ctx: Context, *, case_id: str, consent_id: str) -> OcoConsent:
+    """From now on nothing personal goes to MEE Noord on this consent (R9)."""
+    case = await load_case(ctx, case_id, for_update=True)
+    consent = await OcoRepository(ctx.session).consent(case_id=case.id, consent_id=consent_id)
+    if consent is None:
+        raise NotFound(f"no consent {consent_id} in this case", field="consent_id")
+    if consent.withdrawn_at is not None:
+        raise Conflict(f"this consent was withdrawn at {consent.withdrawn_at.isoformat()}", field="consent_id")
+    consent.withdrawn_at = ctx.clock.now()
+    case.updated_at = ctx.clock.now()
+    ctx.log_processing(activity=CASE_FILE, case_id=case.id, operation=Operation.write)
+    return consent
+
+
+async def read_oco(ctx: Context, *, case_id: str) -> OcoOverview:
+    case = await load_case(ctx, case_id)
+    repository = OcoRepository(ctx.session)
+    offers = await repository.offers(case.id)
+    consents = await repository.consents(case.id)
+    answer = _answer(offers)
+    ctx.log_processing(activity=CASE_FILE, case_id=case.id, operation=Operation.read)
+    return OcoOverview(
+        case_id=case.id,
+        answered=answer is not None,
+        answer=answer,
+        referral_allowed=any(consent.withdrawn_at is None for consent in consents),
+        due_moments=due_oco_moments(
+            stage=case.stage,
+            eviction_date=case.eviction_date,
+            today=ctx.today(),
+            offered={offer.moment for offer in offers},
+            answered=answer is not None,
+        ),
+        offers=[OcoOfferRead.model_validate(offer) for offer in offers],
+        consents=[OcoConsentRead.model_validate(consent) for consent in consents],
+    )
+
+
+async def oco_referral_allowed(session: AsyncSession, case_id: str) -> OcoConsent | None:
+    """R9: the consent a referral to MEE Noord with personal data rests on, or None (then only an anonymous
+    capacity signal may go). The caller logs its own read of the personal data it then sends (R17)."""
+    return await OcoRepository(session).valid_consent(case_id)
