@@ -37,21 +37,21 @@ BENCH = Path(__file__).resolve().parent
 TEAM = "team-bench"
 LOGS = Path(tempfile.gettempdir()) / "ep-bench-logs"
 
-SEED = """
+H, M, C = "'00000000-0000-4000-9000-'", "'00000000-0000-4000-a000-'", "'00000000-0000-4000-8000-'"
+N = "lpad(n::text, 12, '0')"
+SEED = f"""
 INSERT INTO household (id, street, house_number, house_number_suffix, postcode, city, address_key,
                        preferred_channel, language, created_at)
-SELECT '00000000-0000-4000-9000-' || lpad(n::text, 12, '0'), 'Proefstraat', (n % 999 + 1)::text, '', '8911 AB', 'Leeuwarden',
-       '8911AB|' || n, 'letter', 'nl', now()
+SELECT {H} || {N}, 'Proefstraat', (n % 999 + 1)::text, '', '8911 AB', 'Leeuwarden', '8911AB|' || n, 'letter',
+       'nl', now()
 FROM generate_series($1::int, $2::int) AS n;
 INSERT INTO household_member (id, household_id, position, role, initials, given_name, surname_prefix, surname,
                               birth_date)
-SELECT '00000000-0000-4000-a000-' || lpad(n::text, 12, '0'), '00000000-0000-4000-9000-' || lpad(n::text, 12, '0'), 0, 'tenant', 'T.', 'Test', '', 'Bewoner',
-       date '1980-01-01' + (n % 9000)
+SELECT {M} || {N}, {H} || {N}, 0, 'tenant', 'T.', 'Test', '', 'Bewoner', date '1980-01-01' + (n % 9000)
 FROM generate_series($1::int, $2::int) AS n;
 INSERT INTO "case" (id, household_id, team, stage, priority, has_minors, consecutive, multiple, crisis, opened_by,
                     opened_at, updated_at, last_event_sequence)
-SELECT '00000000-0000-4000-8000-' || lpad(n::text, 12, '0'), '00000000-0000-4000-9000-' || lpad(n::text, 12, '0'), $3, 'outreach', 'normal', false, false,
-       false, false, 'signal', now(), now(), 0
+SELECT {C} || {N}, {H} || {N}, $3, 'outreach', 'normal', false, false, false, false, 'signal', now(), now(), 0
 FROM generate_series($1::int, $2::int) AS n;
 """
 
@@ -71,9 +71,10 @@ async def seed(dsn: str, total: int) -> None:
                 for statement in filter(str.strip, SEED.split(";\n")):
                     parameters = (first, last, TEAM) if "$3" in statement else (first, last)
                     await connection.execute(statement, *parameters)
-        await connection.execute("CREATE TABLE IF NOT EXISTS bare_write (id text primary key, case_id text, "
-                                 "created_at timestamptz)")
-        await connection.execute('ANALYZE')
+        await connection.execute(
+            "CREATE TABLE IF NOT EXISTS bare_write (id text primary key, case_id text, created_at timestamptz)"
+        )
+        await connection.execute("ANALYZE")
     finally:
         await connection.close()
 
@@ -145,8 +146,15 @@ def main() -> None:
                 ids = Path(scratch) / "ids.txt"
                 ids.write_text("\n".join(case_id(random.randint(1, size)) for _ in range(5000)) + "\n")
                 uvicorn = [sys.executable, "-m", "uvicorn", "--factory", "--no-access-log", "--log-level", "warning"]
-                api = serve([*uvicorn, "case_api.main:create_app", "--port", str(api_port)], env, api_port, LOGS / "case-api.log")
-                bare = serve([*uvicorn, "bare_app:create_app", "--port", str(bare_port)], env, bare_port, LOGS / "bare.log")
+                api = serve(
+                    [*uvicorn, "case_api.main:create_app", "--port", str(api_port)],
+                    env,
+                    api_port,
+                    LOGS / "case-api.log",
+                )
+                bare = serve(
+                    [*uvicorn, "bare_app:create_app", "--port", str(bare_port)], env, bare_port, LOGS / "bare.log"
+                )
                 try:
                     for kind, ours_script, bare_script in (
                         ("write", "wrk_contact_attempt.lua", "wrk_bare_write.lua"),

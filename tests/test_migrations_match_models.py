@@ -42,9 +42,7 @@ async def differences(url: str, metadata: MetaData) -> list[object]:
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("package", sorted(SERVICES))
-async def test_migrations_match_models_on_postgresql(
-    package: str, postgres_url_factory: Callable[[str], str]
-) -> None:
+async def test_migrations_match_models_on_postgresql(package: str, postgres_url_factory: Callable[[str], str]) -> None:
     url = postgres_url_factory(f"{package}_drift")
     await asyncio.to_thread(upgrade_to_head, f"{package}:migrations", url)
     assert await differences(url, metadata_of(package)) == []

@@ -131,9 +131,7 @@ def test_structured_mode_keyed_by_case(document: dict[str, Any]) -> None:
     assert components["schemas"]["CaseId"]["format"] == "uuid"
     assert components["schemas"]["CloudEvent"]["$ref"] == "../src/eviction_schemas/json/envelope.schema.json"
     for name in EVENT_NAMES:
-        assert components["messages"][name]["traits"] == [
-            {"$ref": "#/components/messageTraits/CloudEventStructured"}
-        ]
+        assert components["messages"][name]["traits"] == [{"$ref": "#/components/messageTraits/CloudEventStructured"}]
 
 
 @pytest.fixture(scope="module")

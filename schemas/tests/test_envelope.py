@@ -205,9 +205,7 @@ def test_a_second_version_gets_its_own_type_and_schema_uri() -> None:
 def test_dataschema_uri_points_to_no_real_domain() -> None:
     uri = dataschema_uri("child-assessment.recorded")
 
-    assert uri == (
-        "https://eviction-prevention.invalid/schemas/json/events/child-assessment.recorded.v1.schema.json"
-    )
+    assert uri == ("https://eviction-prevention.invalid/schemas/json/events/child-assessment.recorded.v1.schema.json")
 
 
 def test_topics() -> None:

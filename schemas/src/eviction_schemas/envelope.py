@@ -81,9 +81,7 @@ class CloudEvent(BaseModel):
         str,
         Field(max_length=120, pattern=SOURCE_PATTERN, description="urn:nld:oin:<OIN>:systeem:<service>"),
     ]
-    type: Annotated[
-        str, Field(max_length=120, pattern=TYPE_PATTERN, description="nl.eviction-prevention.<event>")
-    ]
+    type: Annotated[str, Field(max_length=120, pattern=TYPE_PATTERN, description="nl.eviction-prevention.<event>")]
     subject: Annotated[
         str,
         Field(pattern=UUID_PATTERN, description="The pseudonymous case id; never a BSN or a name."),
@@ -93,9 +91,7 @@ class CloudEvent(BaseModel):
         Field(strict=True, description="When the change was committed, RFC 3339 in UTC."),
     ]
     datacontenttype: Literal["application/json"] = DATA_CONTENT_TYPE
-    dataschema: Annotated[
-        str, Field(pattern=DATASCHEMA_PATTERN, description="$id of the data's JSON Schema.")
-    ]
+    dataschema: Annotated[str, Field(pattern=DATASCHEMA_PATTERN, description="$id of the data's JSON Schema.")]
     sequence: Annotated[
         str,
         Field(pattern=SEQUENCE_PATTERN, description="Per case strictly increasing; 20 zero-padded digits."),
@@ -148,9 +144,7 @@ def source_urn(oin: str, service: str) -> str:
     if not re.fullmatch(OIN_PATTERN, oin):
         raise ValueError(f"oin must be the municipality's OIN of 20 digits, got {oin!r}")
     if not re.fullmatch(SERVICE_PATTERN, service):
-        raise ValueError(
-            f"service must be lowercase letters, digits and hyphens (e.g. case-api), got {service!r}"
-        )
+        raise ValueError(f"service must be lowercase letters, digits and hyphens (e.g. case-api), got {service!r}")
     return f"urn:nld:oin:{oin}:systeem:{service}"
 
 

@@ -104,8 +104,7 @@ def _all_schemas() -> Iterator[dict[str, Any]]:
 def schema_registry() -> Registry[Any]:
     """Every schema of this package, by `$id`, for offline `$ref` resolution."""
     resources = [
-        (schema["$id"], Resource.from_contents(schema, default_specification=DRAFT202012))
-        for schema in _all_schemas()
+        (schema["$id"], Resource.from_contents(schema, default_specification=DRAFT202012)) for schema in _all_schemas()
     ]
     return Registry().with_resources(resources).crawl()
 
