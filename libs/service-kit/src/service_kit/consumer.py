@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from eviction_schemas.envelope import CloudEvent, dlq_topic
-from service_kit.db import UTCDateTime
+from service_kit.db import UTCDateTime, make_engine, make_session_factory
+from service_kit.outbox import make_producer
 
 log = logging.getLogger(__name__)
 
@@ -179,3 +180,35 @@ class EventConsumer:
         await self._dlq.send_and_wait(
             dlq_topic(record.topic, self._group_id), value=record.value, key=record.key, headers=headers
         )
+
+
+async def consume_until_stopped(
+    stop: asyncio.Event,
+    *,
+    database_url: str,
+    bootstrap_servers: str,
+    topics: list[str],
+    group_id: str,
+    processed_model: type[ProcessedEventMixin],
+    handler: Handler,
+) -> None:
+    """The body of a consumer worker process: engine, dead-letter producer and consumer, opened and closed."""
+    engine = make_engine(database_url)
+    dlq = make_producer(bootstrap_servers, client_id=f"{group_id}-dlq")
+    consumer = EventConsumer(
+        bootstrap_servers=bootstrap_servers,
+        topics=topics,
+        group_id=group_id,
+        session_factory=make_session_factory(engine),
+        processed_model=processed_model,
+        handler=handler,
+        dlq_producer=dlq,
+    )
+    await dlq.start()
+    await consumer.start()
+    try:
+        await consumer.run(stop)
+    finally:
+        await consumer.stop()
+        await dlq.stop()
+        await engine.dispose()
