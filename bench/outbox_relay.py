@@ -5,25 +5,32 @@ Target (spec/quality.md): >= 5,000 events/s drained, >= 50 % of the raw producer
 Usage: .venv/bin/python bench/outbox_relay.py [--events 50000] [--batch 1000]
 """
 
-import argparse
-import asyncio
-import resource
-import tempfile
-import time
-import uuid
-from datetime import UTC, datetime
+import sys
 from pathlib import Path
 
-from aiokafka import AIOKafkaProducer
+# bench/case_api.py shares its name with the service's package: keep bench/ off the import path.
+sys.path = [entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).resolve().parent]
 
-from case_api.db import OutboxRecord
-from devinfra.kafka import KafkaBroker, ensure_kafka_libs
-from devinfra.postgres import PostgresCluster
-from devinfra.topics import create_declared_topics
-from eviction_schemas.envelope import CASE_EVENTS_TOPIC, make_event
-from service_kit.db import make_engine, make_session_factory
-from service_kit.migrations import upgrade_to_head
-from service_kit.outbox import OutboxRelay, add_event, make_producer
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import resource  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from aiokafka import AIOKafkaProducer  # noqa: E402
+
+from case_api.db import OutboxRecord  # noqa: E402
+from devinfra.kafka import KafkaBroker, ensure_kafka_libs  # noqa: E402
+from devinfra.postgres import PostgresCluster  # noqa: E402
+from devinfra.topics import create_declared_topics  # noqa: E402
+from eviction_schemas.envelope import CASE_EVENTS_TOPIC, make_event  # noqa: E402
+from service_kit.db import make_engine, make_session_factory  # noqa: E402
+from service_kit.migrations import upgrade_to_head  # noqa: E402
+from service_kit.outbox import OutboxRelay, add_event, make_producer  # noqa: E402
 
 
 def envelope_bytes(case_id: str, sequence: int) -> bytes:

@@ -12,7 +12,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from http import HTTPStatus
 from pathlib import Path
@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 ACCEPTED_ALGORITHMS = ("RS256", "ES256")
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "aud"]
 CLOCK_LEEWAY = timedelta(seconds=30)
+VERIFIED_CACHE_TTL = timedelta(seconds=60)
+VERIFIED_CACHE_SIZE = 10_000
 MAX_JWKS_BYTES = 512 * 1024
 MIN_RSA_KEY_BITS = 2048
 
@@ -142,6 +144,7 @@ class TokenVerifier:
         self._max_key_age = max_key_age
         self._http_timeout = http_timeout_seconds
         self._keys: dict[str, jwt.PyJWK] = {}
+        self._verified: dict[str, tuple[Principal, datetime, datetime]] = {}
         self._loaded_at: datetime | None = None
         self._attempted_at: datetime | None = None
         self._lock = asyncio.Lock()
@@ -181,7 +184,21 @@ class TokenVerifier:
         log.info("loaded %d signing key(s) from %s", len(self._keys), self.jwks_url)
 
     async def verify(self, token: str) -> Principal:
-        """The principal of a valid token; InvalidToken (401) or Forbidden (403, no usable role) otherwise."""
+        """The principal of a valid token; InvalidToken (401) or Forbidden (403, no usable role) otherwise.
+
+        A token verified in the last VERIFIED_CACHE_SECONDS is not verified again (a caller sends the same token
+        with every request; the signature check is the costly part); its expiry is still checked every time."""
+        cached = self._verified.get(token)
+        now = self._clock.now()
+        if cached is not None and cached[1] > now and cached[2] > now:
+            return cached[0]
+        principal, expires_at = await self._verify_uncached(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = (principal, expires_at, now + VERIFIED_CACHE_TTL)
+        return principal
+
+    async def _verify_uncached(self, token: str) -> tuple[Principal, datetime]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:
@@ -196,7 +213,7 @@ class TokenVerifier:
             raise InvalidToken("the token is signed by a key the identity provider does not publish")
         claims = self._decode(token, key)
         self._check_times(claims)
-        return self._principal(claims)
+        return self._principal(claims), datetime.fromtimestamp(float(claims["exp"]), UTC)
 
     async def _key(self, kid: str) -> jwt.PyJWK | None:
         key = self._keys.get(kid)

@@ -16,7 +16,7 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="CASE_API_", env_file=".env", extra="ignore")
 
     service_name: ClassVar[str] = "case-api"
-    relay_batch_size: int = 1000
+    relay_batch_size: int = 5000
     relay_idle_interval_seconds: float = 0.05
     # The deadline worker (workers/deadlines.py): how often it looks at every open case, and how many per transaction.
     deadline_worker_interval_seconds: float = Field(default=60.0, gt=0)

@@ -2,7 +2,7 @@
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from case_api.cases.models import Case, Stage
 from case_api.households.models import Household
@@ -24,8 +24,9 @@ class CaseRepository:
         return (await self._session.scalars(query)).one_or_none()
 
     async def household(self, household_id: str) -> Household:
-        query = select(Household).where(Household.id == household_id).options(selectinload(Household.members))
-        return (await self._session.scalars(query)).one()
+        # One round trip for the household and its members (a household has a handful of members).
+        query = select(Household).where(Household.id == household_id).options(joinedload(Household.members))
+        return (await self._session.scalars(query)).unique().one()
 
     async def open_case_of_household(self, *, bsn_index: str | None, address_key: str) -> Case | None:
         """R2: the open case a new signal belongs to: same BSN when known, else the same address."""
