@@ -2,9 +2,8 @@
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from case_api.households.schemas import HouseholdIn
 from case_api.signals.models import PartnerKind
@@ -21,11 +20,13 @@ class SignalIn(BaseModel):
     signal_date: date
     crisis: bool = Field(default=False, description="e.g. end of supply announced (R5: 3 working days)")
 
-    @model_validator(mode="after")
-    def _arrears_before_signal(self) -> Self:
-        if self.arrears_since > self.signal_date:
-            raise ValueError("arrears_since must not be after signal_date")
-        return self
+    @field_validator("signal_date")
+    @classmethod
+    def _arrears_before_signal(cls, signal_date: date, info: ValidationInfo) -> date:
+        arrears_since = info.data.get("arrears_since")
+        if arrears_since is not None and arrears_since > signal_date:
+            raise ValueError("must not be before arrears_since (the date the arrears arose)")
+        return signal_date
 
 
 class SignalReceive(BaseModel):
