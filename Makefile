@@ -63,3 +63,16 @@ lock: ## Re-pin every dependency into requirements/lock.txt (no download address
 
 clean: ## Remove the virtual environment and local state (.local: broker data, SQLite files, outbox)
 	rm -rf $(VENV) .local $(VALIDATOR)/node_modules
+
+KUSTOMIZE_VERSION := v5.8.2
+KUSTOMIZE := .local/bin/kustomize
+
+.PHONY: kustomize deploy-check
+kustomize: ## Install the pinned kustomize with Go into .local/bin (once; about a minute)
+	@if ! $(KUSTOMIZE) version 2>/dev/null | grep -qx '$(KUSTOMIZE_VERSION)'; then \
+	  echo "installing kustomize $(KUSTOMIZE_VERSION) into .local/bin with go install"; \
+	  GOBIN=$(CURDIR)/.local/bin GOTOOLCHAIN=local go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION); \
+	fi
+
+deploy-check: install kustomize ## Validate deploy/: compose (Compose Spec), k8s overlays (Kubernetes 1.31, Strimzi CRD)
+	$(BIN)/python -m pytest tests/test_deploy.py -q $(PYTEST_ARGS)

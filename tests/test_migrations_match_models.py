@@ -16,7 +16,11 @@ from service_kit.migrations import upgrade_to_head
 SERVICES = {
     "case_api": ["case_api.all_models"],
     "notifier": ["notifier.notifications.models"],
-    "partner_gateway": ["partner_gateway.partners.models", "partner_gateway.deliveries.models"],
+    "partner_gateway": [
+        "partner_gateway.partners.models",
+        "partner_gateway.deliveries.models",
+        "partner_gateway.inbound.models",
+    ],
 }
 
 

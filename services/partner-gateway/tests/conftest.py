@@ -4,20 +4,23 @@ registered through the registry's own service, and a topic of the test's own on 
 import asyncio
 import base64
 import contextlib
+import json
 import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import RecordMetadata
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from standardwebhooks.webhooks import Webhook
 
 from eviction_schemas.envelope import STRUCTURED_CONTENT_TYPE, CloudEvent, dlq_topic, make_event
 from eviction_schemas.registry import load_sample, validate_cloud_event
@@ -274,3 +277,100 @@ def make_consumer(stream: Stream, sessions: Sessions, producer: AIOKafkaProducer
         )
 
     return make
+
+
+# --- partners' inbound messages -------------------------------------------------------------------------------
+
+
+class PartnerMessages:
+    """Signing partners' messages as a partner's system does (Standard Webhooks), and made-up message bodies."""
+
+    @staticmethod
+    def new_secret() -> str:
+        return new_secret()
+
+    @staticmethod
+    def signed_headers(secret: str, body: str, *, at: datetime, webhook_id: str | None = None) -> dict[str, str]:
+        webhook_id = webhook_id or f"msg_{uuid.uuid4().hex}"
+        return {
+            "content-type": "application/json",
+            "webhook-id": webhook_id,
+            "webhook-timestamp": str(int(at.timestamp())),
+            "webhook-signature": Webhook(secret).sign(webhook_id, at, body),
+        }
+
+    @staticmethod
+    def encode(message: dict[str, Any]) -> str:
+        return json.dumps(message, separators=(",", ":"))
+
+    @staticmethod
+    async def send(
+        client: httpx.AsyncClient,
+        partner_id: str,
+        secret: str,
+        message: dict[str, Any] | str,
+        *,
+        at: datetime,
+        webhook_id: str | None = None,
+    ) -> httpx.Response:
+        body = message if isinstance(message, str) else PartnerMessages.encode(message)
+        headers = PartnerMessages.signed_headers(secret, body, at=at, webhook_id=webhook_id)
+        return await client.post(f"/v1/partners/{partner_id}/messages", content=body, headers=headers)
+
+    @staticmethod
+    async def read(
+        client: httpx.AsyncClient, partner_id: str, secret: str, message_id: str, *, at: datetime
+    ) -> httpx.Response:
+        headers = PartnerMessages.signed_headers(secret, "", at=at)
+        return await client.get(f"/v1/partners/{partner_id}/messages/{message_id}", headers=headers)
+
+    @staticmethod
+    def arrears_reported(
+        reference: str = "HUUR-2026-0001",
+        *,
+        today: date,
+        street: str = "Proefstraat",
+        house_number: str = "1",
+        **data: Any,
+    ) -> dict[str, Any]:
+        """A made-up tenant's arrears, as a housing corporation reports them (R1: contact details and arrears)."""
+        return {
+            "type": "arrears.reported",
+            "reference": reference,
+            "occurred_at": f"{today.isoformat()}T09:00:00Z",
+            "data": {
+                "initials": "J.",
+                "surname": "Testhuis",
+                "street": street,
+                "house_number": house_number,
+                "postcode": "8911 AB",
+                "city": "Leeuwarden",
+                "email": "j.testhuis@example.org",
+                "arrears_amount": "850.00",
+                "arrears_since": (today - timedelta(days=60)).isoformat(),
+                "signal_date": today.isoformat(),
+                **data,
+            },
+        }
+
+    @staticmethod
+    def eviction_scheduled(
+        file_number: str, *, today: date, landlord: dict[str, str] | None = None, days_ahead: int = 21
+    ) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "eviction_date": (today + timedelta(days=days_ahead)).isoformat(),
+            "served_on": today.isoformat(),
+        }
+        if landlord is not None:
+            data["landlord"] = landlord
+        return {
+            "type": "eviction.scheduled",
+            "reference": file_number,
+            "occurred_at": f"{today.isoformat()}T10:00:00Z",
+            "data": data,
+        }
+
+
+@pytest.fixture
+def partner_messages() -> type[PartnerMessages]:
+    return PartnerMessages

@@ -66,7 +66,7 @@ async def test_registering_a_partner_answers_201_and_never_echoes_its_secret(
     response = await client.post("/v1/partners", json=corporation())
     assert response.status_code == 201, response.text
     body = response.json()
-    assert set(body) == {"id", "name", "kind", "created_at"}
+    assert set(body) == {"id", "name", "kind", "team", "created_at"}
     assert (body["id"], body["name"], body["kind"]) == ("woonfriesland", "WoonFriesland", "housing_corporation")
     [partner] = await stored(app, Partner)
     assert (partner.id, partner.kind, partner.outbound_secret) == ("woonfriesland", "housing_corporation", SECRET)

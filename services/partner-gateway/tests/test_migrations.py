@@ -17,12 +17,13 @@ from sqlalchemy.pool import NullPool
 
 # Imported for their effect: they register the tables on Base.metadata.
 import partner_gateway.deliveries.models
+import partner_gateway.inbound.models
 import partner_gateway.partners.models  # noqa: F401
 from partner_gateway.db import Base
 from partner_gateway.migrate import SCRIPT_LOCATION
 from service_kit.migrations import alembic_config, upgrade_to_head
 
-TABLES = {"partner", "subscription", "delivery", "processed_event"}
+TABLES = {"partner", "subscription", "delivery", "processed_event", "inbound_message", "reference_map"}
 
 
 async def schema_of(url: str) -> tuple[set[str], list[Any]]:

@@ -1,4 +1,5 @@
-"""The FastAPI application every service builds: offline docs, problem+json errors, health probes."""
+"""The FastAPI application every service builds: offline docs, problem+json errors, health probes, /metrics,
+JSON logs and W3C trace context."""
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -6,12 +7,15 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI, Response
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
+from starlette.types import ASGIApp
 
 from service_kit.auth import TokenVerifier
 from service_kit.clock import Clock, SystemClock
 from service_kit.db import database_reachable, make_engine, make_session_factory
 from service_kit.errors import document_problem_responses, install_problem_handlers
 from service_kit.kafka import KafkaProbe
+from service_kit.logs import configure_logging
+from service_kit.metrics import ObservabilityMiddleware, ServiceMetrics, metrics_router
 from service_kit.settings import ServiceSettings
 
 ReadyCheck = Callable[[], Awaitable[bool]]
@@ -42,6 +46,17 @@ def health_router(ready_checks: dict[str, ReadyCheck]) -> APIRouter:
     return router
 
 
+def _observe_outermost(app: FastAPI) -> None:
+    """ObservabilityMiddleware outside every other layer, the error handler and middleware a service adds later
+    included: an unexpected error is logged inside the request's span (with its trace id), every answer is timed."""
+    build_inner = app.build_middleware_stack
+
+    def build() -> ASGIApp:
+        return ObservabilityMiddleware(build_inner(), metrics=app.state.metrics)
+
+    app.build_middleware_stack = build  # type: ignore[method-assign]  # FastAPIOffline is a function, not a class
+
+
 def create_service_app(
     *,
     settings: ServiceSettings,
@@ -52,7 +67,9 @@ def create_service_app(
     version: str = "0.1.0",
 ) -> FastAPI:
     """The app with its engine, session factory, clock, settings and bearer-token verifier on `app.state`,
-    opened and closed by the lifespan; /health/ready checks the database and Kafka."""
+    opened and closed by the lifespan; /health/ready checks the database and Kafka; /metrics serves
+    `app.state.metrics`, to which a service adds its scrape-time gauges."""
+    configure_logging(service=settings.service_name, level=settings.log_level)
     engine = make_engine(settings.effective_database_url)
     kafka = KafkaProbe(settings.kafka_bootstrap_servers)
     token_verifier = TokenVerifier.from_settings(settings)
@@ -75,9 +92,12 @@ def create_service_app(
         title=title, description=description, version=version, lifespan=lifespan, openapi_url="/openapi.json"
     )
     app.state.token_verifier = token_verifier
+    app.state.metrics = ServiceMetrics()
+    _observe_outermost(app)
     install_problem_handlers(app)
     document_problem_responses(app)
     app.include_router(health_router({"database": database_ok, "kafka": kafka.reachable}))
+    app.include_router(metrics_router(app.state.metrics))
     for router in routers:
         app.include_router(router)
     return app

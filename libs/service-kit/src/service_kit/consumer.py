@@ -7,6 +7,7 @@ their provenance in headers; the consumer goes on.
 """
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -14,6 +15,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from opentelemetry.trace import SpanKind
+from prometheus_client import Gauge
 from sqlalchemy import String, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,8 +25,17 @@ from sqlalchemy.orm import Mapped, mapped_column
 from eviction_schemas.envelope import CloudEvent, dlq_topic
 from service_kit.db import UTCDateTime, make_engine, make_session_factory
 from service_kit.outbox import make_producer
+from service_kit.tracing import span
 
 log = logging.getLogger(__name__)
+
+# In the consumer process's registry, served by its metrics server (METRICS_PORT).
+CONSUMER_LAG = Gauge(
+    "kafka_consumer_lag_records",
+    "Records of an assigned partition not yet consumed: high watermark minus the consumer's position.",
+    ["group", "topic", "partition"],
+)
+LAG_INTERVAL_SECONDS = 1.0
 
 Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
 
@@ -45,6 +57,7 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         await self._owner.commit_done()
+        self._owner.forget_lag(revoked)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         return None
@@ -76,6 +89,7 @@ class EventConsumer:
         self._retry_backoff = retry_backoff
         self._max_records = max_records
         self._done: dict[TopicPartition, int] = {}
+        self._lag_measured_at = 0.0
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
             group_id=group_id,
@@ -116,13 +130,45 @@ class EventConsumer:
                     await self.process(record)
                     self._done[tp] = record.offset
             await self.commit_done()
+            await self.measure_lag()
+
+    async def measure_lag(self, *, force: bool = False) -> None:
+        """Set the lag gauge of every assigned partition, at most once a second (the positions are local)."""
+        now = asyncio.get_running_loop().time()
+        if not force and now - self._lag_measured_at < LAG_INTERVAL_SECONDS:
+            return
+        self._lag_measured_at = now
+        for tp in self.consumer.assignment():
+            highwater = self.consumer.highwater(tp)
+            if highwater is None:
+                continue  # nothing fetched from this partition yet
+            position = await self.consumer.position(tp)
+            CONSUMER_LAG.labels(self._group_id, tp.topic, str(tp.partition)).set(max(0, highwater - position))
+
+    def forget_lag(self, partitions: list[TopicPartition]) -> None:
+        """A partition handed to another consumer is that consumer's to report."""
+        for tp in partitions:
+            with contextlib.suppress(KeyError):
+                CONSUMER_LAG.remove(self._group_id, tp.topic, str(tp.partition))
 
     async def process(self, record: ConsumerRecord[Any, Any]) -> None:
         try:
             event = CloudEvent.from_json_bytes(record.value)
         except Exception as error:
-            await self._dead_letter(record, reason="undecodable", error=error)
+            traceparent = _header(record, "traceparent")
+            with span(f"{record.topic} process", traceparent=traceparent, kind=SpanKind.CONSUMER):
+                where = (record.topic, record.partition, record.offset)
+                log.warning("undecodable record at %s[%d]@%d; dead-lettered", *where)
+                await self._dead_letter(record, reason="undecodable", error=error)
             return
+        # The event's trace continues here: the logs of its handling carry the trace id of its HTTP request.
+        traceparent = event.traceparent or _header(record, "traceparent")
+        with span(f"{record.topic} process", traceparent=traceparent, kind=SpanKind.CONSUMER):
+            await self._process_event(record, event)
+            where = (record.topic, record.partition, record.offset)
+            log.info("event %s (%s) at %s[%d]@%d processed", event.id, event.type, *where)
+
+    async def _process_event(self, record: ConsumerRecord[Any, Any], event: CloudEvent) -> None:
         for attempt in range(1, self._max_attempts + 1):
             try:
                 await self._apply_once(event)
@@ -180,6 +226,13 @@ class EventConsumer:
         await self._dlq.send_and_wait(
             dlq_topic(record.topic, self._group_id), value=record.value, key=record.key, headers=headers
         )
+
+
+def _header(record: ConsumerRecord[Any, Any], name: str) -> str | None:
+    for key, value in record.headers or ():
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
 
 
 async def consume_until_stopped(

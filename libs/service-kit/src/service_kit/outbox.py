@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
+from prometheus_client import Counter, Gauge
 from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
@@ -14,11 +16,15 @@ from sqlalchemy.types import JSON
 
 from eviction_schemas.envelope import CloudEvent
 from service_kit.db import UTCDateTime, supports_skip_locked
+from service_kit.metrics import ServiceMetrics
 from service_kit.worker import sleep_or_stop
 
 log = logging.getLogger(__name__)
 
 STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
+
+# In the relay process's registry (its metrics server); the backlog gauges are the API's (install_outbox_metrics).
+PUBLISHED_EVENTS = Counter("outbox_published_events_total", "Outbox events the relay published to Kafka.")
 
 
 class OutboxMixin:
@@ -124,6 +130,7 @@ class OutboxRelay:
                     await self._producer.send(row.topic, value=row.payload, key=row.key.encode(), headers=headers)
                 )
             await asyncio.gather(*futures)
+        PUBLISHED_EVENTS.inc(len(rows))
         return len(rows)
 
     async def _claim_and_mark_postgres(self, session: AsyncSession) -> list[Any]:
@@ -187,9 +194,31 @@ class OutboxRelay:
     async def backlog(self) -> tuple[int, datetime | None]:
         """How many rows wait, and when the oldest was written."""
         async with self._sessions() as session:
-            count, oldest = (
-                await session.execute(
-                    select(func.count(), func.min(self._model.created_at)).where(self._model.published_at.is_(None))
-                )
-            ).one()
-        return int(count), oldest
+            return await outbox_backlog(session, self._model)
+
+
+async def outbox_backlog(session: AsyncSession, model: type[OutboxMixin]) -> tuple[int, datetime | None]:
+    """How many rows wait to be published, and when the oldest was written (the partial index answers it)."""
+    count, oldest = (
+        await session.execute(select(func.count(), func.min(model.created_at)).where(model.published_at.is_(None)))
+    ).one()
+    return int(count), oldest
+
+
+def install_outbox_metrics(app: FastAPI, model: type[OutboxMixin]) -> None:
+    """Gauges of the outbox on the API's /metrics, computed when scraped: any replica gives the same figure."""
+    metrics: ServiceMetrics = app.state.metrics
+    backlog = Gauge("outbox_backlog_events", "Outbox rows not yet published to Kafka.", registry=metrics.registry)
+    oldest_age = Gauge(
+        "outbox_oldest_unpublished_age_seconds",
+        "Age of the oldest outbox row not yet published; 0 when none waits.",
+        registry=metrics.registry,
+    )
+
+    async def refresh() -> None:
+        async with app.state.session_factory() as session:
+            count, oldest = await outbox_backlog(session, model)
+        backlog.set(count)
+        oldest_age.set(max(0.0, (datetime.now(UTC) - oldest).total_seconds()) if oldest else 0.0)
+
+    metrics.on_scrape(refresh)

@@ -52,6 +52,17 @@ class ServiceSettings(BaseSettings):
     notification_events_topic: str = NOTIFICATION_EVENTS_TOPIC
     partner_events_topic: str = PARTNER_EVENTS_TOPIC
     log_level: str = "INFO"
+    metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Workers only: serve Prometheus metrics on this port (0: off). APIs answer /metrics on their "
+        "own port.",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="The address a worker's metrics server listens on; 0.0.0.0 in a container.",
+    )
     oidc_jwks_url: str = Field(
         default=DEVELOPMENT_JWKS_PATH,
         description="Where the identity provider publishes its signing keys: an https:// URL, or in development "

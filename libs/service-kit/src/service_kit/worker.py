@@ -6,11 +6,17 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 
+from service_kit.logs import configure_logging
+from service_kit.metrics import start_worker_metrics_server
+from service_kit.settings import ServiceSettings
+
 log = logging.getLogger(__name__)
 
 
-def run_worker(name: str, main: Callable[[asyncio.Event], Awaitable[None]], *, log_level: str = "INFO") -> None:
-    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+def run_worker(name: str, main: Callable[[asyncio.Event], Awaitable[None]], *, settings: ServiceSettings) -> None:
+    """JSON logs, the metrics server when METRICS_PORT is set, and `main(stop)` until SIGTERM or SIGINT."""
+    configure_logging(service=settings.service_name, level=settings.log_level)
+    start_worker_metrics_server(settings.metrics_port, settings.metrics_host)
 
     async def runner() -> None:
         stop = asyncio.Event()

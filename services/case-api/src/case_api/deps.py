@@ -8,6 +8,7 @@ from case_api.context import Context
 from case_api.db import SessionDep
 from case_api.idempotency.service import idempotency_key
 from service_kit.auth import Principal, Role, require_roles
+from service_kit.tracing import current_traceparent
 
 TRACEPARENT = r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
 
@@ -28,7 +29,9 @@ async def case_context(
         settings=request.app.state.settings,
         clock=request.app.state.clock,
         principal=principal,
-        traceparent=traceparent,
+        # The caller's traceparent, else the one of the request's span (service_kit.metrics middleware): every
+        # event carries a trace.
+        traceparent=traceparent or current_traceparent(),
     )
 
 

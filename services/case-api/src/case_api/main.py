@@ -8,6 +8,7 @@ from case_api.cases.list_router import router as case_list_router
 from case_api.cases.router import router as cases_router
 from case_api.children.router import router as children_router
 from case_api.config import Settings, get_settings
+from case_api.db import OutboxRecord
 from case_api.housing.router import router as housing_router
 from case_api.idempotency.service import install_idempotency
 from case_api.legal.router import router as legal_router
@@ -19,6 +20,7 @@ from case_api.tasks.router import router as tasks_router
 from case_api.timeline.router import router as timeline_router
 from service_kit.app import create_service_app
 from service_kit.clock import Clock
+from service_kit.outbox import install_outbox_metrics
 
 DESCRIPTION = """One case per household, from the first arrears signal to closure.
 Every change is published on Kafka (`eviction-prevention.case-events.v1`) through a transactional outbox."""
@@ -46,5 +48,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             processing_log_router,
         ],
     )
+    install_outbox_metrics(app, OutboxRecord)
     install_idempotency(app)  # after every router: wraps each write under /v1 (idempotency/service.py)
     return app

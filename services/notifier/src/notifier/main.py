@@ -4,6 +4,7 @@ dispatcher run as workers of their own."""
 from fastapi import FastAPI
 
 from notifier.config import Settings, get_settings
+from notifier.notifications.metrics import install_notification_metrics
 from notifier.notifications.router import router as notifications_router
 from service_kit.app import create_service_app
 from service_kit.clock import Clock
@@ -13,10 +14,12 @@ Frisian and English, exactly once per moment and channel."""
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
-    return create_service_app(
+    app = create_service_app(
         settings=settings or get_settings(),
         clock=clock,
         title="notifier",
         description=DESCRIPTION,
         routers=[notifications_router],
     )
+    install_notification_metrics(app)
+    return app

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -24,7 +25,7 @@ PACKAGE = {"case-api": "case_api", "notifier": "notifier", "partner-gateway": "p
 WORKERS = {
     "case-api": ("outbox_relay", "deadlines", "retention"),
     "notifier": ("consumer", "dispatcher"),
-    "partner-gateway": ("consumer", "delivery"),
+    "partner-gateway": ("consumer", "delivery", "inbound"),
 }
 
 
@@ -81,6 +82,8 @@ class Stack:
     ports: dict[str, int]
     state_dir: Path
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Workers whose Prometheus metrics server to start, by child name ("notifier-consumer"): its port.
+    metrics_ports: dict[str, int] = field(default_factory=dict)
     # The development key the services trust; default: the key `make token` signs with (.local/dev-oidc).
     oidc_dir: Path = field(default_factory=dev_oidc_dir)
     children: list[Child] = field(default_factory=list)
@@ -117,6 +120,9 @@ class Stack:
                 f"{prefix}DATA_DIR": str(self.state_dir / "data"),
                 f"{prefix}KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
                 "NOTIFIER_OUTBOX_DIR": str(self.outbox_dir),
+                # The gateway forwards partner messages to case-api with the service role's token.
+                "GATEWAY_CASE_API_URL": self.url("case-api"),
+                "GATEWAY_CASE_API_TOKEN_FILE": str(self.gateway_token_file),
                 "PYTHONUNBUFFERED": "1",
             }
         )
@@ -136,8 +142,23 @@ class Stack:
         for service in SERVICES:
             subprocess.run([sys.executable, "-m", f"{PACKAGE[service]}.migrate"], env=self.env_for(service), check=True)
 
+    @property
+    def gateway_token_file(self) -> Path:
+        return self.state_dir / "gateway-service-token"
+
+    def write_gateway_token(self) -> None:
+        """The partner gateway's service token for case-api (a week: the length of a long local session);
+        in production a client-credentials sidecar keeps this file fresh."""
+        token = self.ensure_dev_key().mint_token(
+            ["partner_gateway"], subject="partner-gateway", lifetime=timedelta(days=7)
+        )
+        self.gateway_token_file.parent.mkdir(parents=True, exist_ok=True)
+        self.gateway_token_file.write_text(token + "\n")
+        self.gateway_token_file.chmod(0o600)
+
     def start(self) -> None:
         self.ensure_dev_key()  # before the APIs start, so they find the JWKS at their first request
+        self.write_gateway_token()
         for service in SERVICES:
             package = PACKAGE[service]
             env = self.env_for(service)
@@ -147,8 +168,10 @@ class Stack:
             ]  # fmt: skip
             self.children.append(Child(f"{service}-api", api, env, self.log_dir / f"{service}-api.log"))
             for worker in WORKERS[service]:
+                name = f"{service}-{worker}"
                 argv = [sys.executable, "-m", f"{package}.workers.{worker}"]
-                self.children.append(Child(f"{service}-{worker}", argv, env, self.log_dir / f"{service}-{worker}.log"))
+                worker_env = {**env, f"{ENV_PREFIX[service]}METRICS_PORT": str(self.metrics_ports.get(name, 0))}
+                self.children.append(Child(name, argv, worker_env, self.log_dir / f"{name}.log"))
         for child in self.children:
             child.start()
 

@@ -11,6 +11,7 @@ from case_api.deps import TRACEPARENT
 from case_api.statistics import service
 from case_api.statistics.schemas import ChildrenStatistics, FirstContactStatistics, OutcomesStatistics, Period
 from service_kit.auth import Principal, Role, require_roles
+from service_kit.tracing import current_traceparent
 
 router = APIRouter(prefix="/v1/statistics", tags=["statistics"])
 
@@ -29,7 +30,7 @@ async def statistics_context(
         settings=request.app.state.settings,
         clock=request.app.state.clock,
         principal=principal,
-        traceparent=traceparent,
+        traceparent=traceparent or current_traceparent(),
     )
 
 

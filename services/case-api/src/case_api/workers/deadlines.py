@@ -77,7 +77,7 @@ async def loop(stop: asyncio.Event) -> None:
 
 
 def main() -> None:
-    run_worker("case-api deadline worker", loop, log_level=get_settings().log_level)
+    run_worker("case-api deadline worker", loop, settings=get_settings())
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ async def relay(stop: asyncio.Event) -> None:
 
 
 def main() -> None:
-    run_worker("case-api outbox relay", relay, log_level=get_settings().log_level)
+    run_worker("case-api outbox relay", relay, settings=get_settings())
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ async def retain(stop: asyncio.Event) -> None:
 
 
 def main() -> None:
-    run_worker("case-api retention", retain, log_level=get_settings().log_level)
+    run_worker("case-api retention", retain, settings=get_settings())
 
 
 if __name__ == "__main__":

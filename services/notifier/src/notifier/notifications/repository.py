@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.notifications.models import Notification, Status
@@ -38,3 +38,9 @@ class NotificationRepository:
         if supports_skip_locked(self._session):
             query = query.with_for_update(skip_locked=True)
         return (await self._session.scalars(query.limit(limit))).all()
+
+    async def count_by_channel_and_status(self) -> list[tuple[str, Status, int]]:
+        query = select(Notification.channel, Notification.status, func.count()).group_by(
+            Notification.channel, Notification.status
+        )
+        return [(channel, status, int(count)) for channel, status, count in (await self._session.execute(query)).all()]

@@ -32,7 +32,7 @@ async def consume(stop: asyncio.Event) -> None:
 
 
 def main() -> None:
-    run_worker("notifier consumer", consume, log_level=get_settings().log_level)
+    run_worker("notifier consumer", consume, settings=get_settings())
 
 
 if __name__ == "__main__":

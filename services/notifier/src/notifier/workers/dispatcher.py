@@ -39,7 +39,7 @@ async def dispatch(stop: asyncio.Event) -> None:
 
 
 def main() -> None:
-    run_worker("notifier dispatcher", dispatch, log_level=get_settings().log_level)
+    run_worker("notifier dispatcher", dispatch, settings=get_settings())
 
 
 if __name__ == "__main__":

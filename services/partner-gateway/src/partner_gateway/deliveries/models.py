@@ -39,3 +39,5 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(String(500), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # W3C trace context of the consumer's handling of the event: the webhook request continues that trace.
+    traceparent: Mapped[str | None] = mapped_column(String(55), default=None)

@@ -1,12 +1,15 @@
 """Fanning case events out to subscriptions, and delivering them signed, in order per case."""
 
 import json
+import logging
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import and_, select
+from opentelemetry.trace import SpanKind
+from prometheus_client import Counter
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from standardwebhooks.webhooks import Webhook
@@ -18,6 +21,16 @@ from partner_gateway.partners.models import Partner
 from partner_gateway.partners.repository import PartnerRepository
 from service_kit.clock import Clock
 from service_kit.db import supports_skip_locked
+from service_kit.tracing import current_traceparent, span
+
+log = logging.getLogger(__name__)
+
+# In the delivery worker's registry (its metrics server); the API counts deliveries by status when scraped.
+DELIVERY_ATTEMPTS = Counter(
+    "partner_delivery_attempts_total",
+    "Webhook delivery attempts by outcome: delivered, retry (scheduled again) or gave_up.",
+    ["outcome"],
+)
 
 # After the first attempt: retries spread over about three days (Standard Webhooks' usual schedule).
 RETRY_SCHEDULE = (
@@ -52,6 +65,7 @@ async def fan_out(session: AsyncSession, *, event: CloudEvent, clock: Clock) -> 
             attempts=0,
             next_attempt_at=clock.now(),
             created_at=clock.now(),
+            traceparent=current_traceparent() or event.traceparent,
         )
         session.add(delivery)
         deliveries.append(delivery)
@@ -86,7 +100,25 @@ async def due_deliveries(session: AsyncSession, *, now: datetime, limit: int) ->
 
 
 async def deliver(session: AsyncSession, *, delivery: Delivery, http: httpx.AsyncClient, clock: Clock) -> bool:
-    """One signed attempt; on failure the next attempt is scheduled, or the delivery is given up."""
+    """One signed attempt; on failure the next attempt is scheduled, or the delivery is given up. The request
+    carries a `traceparent` that continues the trace of the event."""
+    with span("webhook deliver", traceparent=delivery.traceparent, kind=SpanKind.CLIENT):
+        delivered = await _attempt(session, delivery=delivery, http=http, clock=clock)
+        outcome = "delivered" if delivered else "gave_up" if delivery.status is DeliveryStatus.gave_up else "retry"
+        DELIVERY_ATTEMPTS.labels(outcome).inc()
+        log.info(
+            "delivery %s of event %s to partner %s, attempt %d: %s (status %s)",
+            delivery.id,
+            delivery.event_id,
+            delivery.partner_id,
+            delivery.attempts,
+            outcome,
+            delivery.last_status_code,
+        )
+    return delivered
+
+
+async def _attempt(session: AsyncSession, *, delivery: Delivery, http: httpx.AsyncClient, clock: Clock) -> bool:
     from partner_gateway.partners.models import Subscription
 
     subscription = await session.get(Subscription, delivery.subscription_id)
@@ -102,6 +134,9 @@ async def deliver(session: AsyncSession, *, delivery: Delivery, http: httpx.Asyn
         "webhook-timestamp": str(int(now.timestamp())),
         "webhook-signature": signature,
     }
+    traceparent = current_traceparent()
+    if traceparent:
+        headers["traceparent"] = traceparent
     delivery.attempts += 1
     try:
         response = await http.post(subscription.callback_url, content=body, headers=headers)
@@ -124,3 +159,8 @@ def _schedule_retry(delivery: Delivery, *, now: datetime, status: int | None, er
         delivery.status = DeliveryStatus.gave_up
         return
     delivery.next_attempt_at = now + RETRY_SCHEDULE[delivery.attempts - 1]
+
+
+async def count_by_status_and_attempts(session: AsyncSession) -> list[tuple[DeliveryStatus, int, int]]:
+    query = select(Delivery.status, Delivery.attempts, func.count()).group_by(Delivery.status, Delivery.attempts)
+    return [(status, attempts, int(count)) for status, attempts, count in (await session.execute(query)).all()]

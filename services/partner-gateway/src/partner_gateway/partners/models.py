@@ -26,7 +26,24 @@ class Partner(Base):
     kind: Mapped[PartnerKind] = mapped_column(EnumText(PartnerKind, 30))
     # Standard Webhooks secret (whsec_...) that signs what we send to this partner.
     outbound_secret: Mapped[str] = mapped_column(String(200))
+    # Standard Webhooks secret (whsec_...) that the partner signs its messages to us with. Stored as given (like
+    # outbound_secret): both are shared HMAC keys the gateway must read back, so hashing is not an option, and
+    # encrypting them at rest with a key from the environment is still to do. None: the partner cannot send.
+    inbound_secret: Mapped[str | None] = mapped_column(String(200), default=None)
+    # During a rotation the previous secret stays valid until previous_inbound_secret_valid_until.
+    previous_inbound_secret: Mapped[str | None] = mapped_column(String(200), default=None)
+    previous_inbound_secret_valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # The area team whose cases this partner's arrears signals open; None: the gateway's default_team.
+    team: Mapped[str | None] = mapped_column(String(40), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    def inbound_secrets(self, now: datetime) -> list[str]:
+        """The secrets a message of this partner may be signed with at `now`: current, then previous in grace."""
+        secrets = [self.inbound_secret] if self.inbound_secret else []
+        valid_until = self.previous_inbound_secret_valid_until
+        if self.previous_inbound_secret and valid_until is not None and now < valid_until:
+            secrets.append(self.previous_inbound_secret)
+        return secrets
 
 
 class Subscription(Base):

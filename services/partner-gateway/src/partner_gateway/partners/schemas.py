@@ -7,6 +7,8 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 from eviction_schemas.registry import EVENT_NAMES
 from partner_gateway.partners.models import PartnerKind
 
+WHSEC = r"^whsec_[A-Za-z0-9+/=]{24,}$"
+
 
 class PartnerCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -14,7 +16,20 @@ class PartnerCreate(BaseModel):
     id: str = Field(min_length=2, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$", examples=["woonfriesland"])
     name: str = Field(min_length=1, max_length=200)
     kind: PartnerKind
-    outbound_secret: str = Field(pattern=r"^whsec_[A-Za-z0-9+/=]{24,}$", description="Standard Webhooks secret")
+    outbound_secret: str = Field(pattern=WHSEC, description="Standard Webhooks secret that signs what we send")
+    inbound_secret: str | None = Field(
+        default=None,
+        pattern=WHSEC,
+        description="Standard Webhooks secret the partner signs its messages with; without it the partner cannot "
+        "send messages",
+    )
+    team: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=40,
+        pattern=r"^[a-z0-9][a-z0-9-]*$",
+        description="The area team whose cases this partner's arrears signals open (default: the gateway's)",
+    )
 
 
 class PartnerRead(BaseModel):
@@ -23,6 +38,7 @@ class PartnerRead(BaseModel):
     id: str
     name: str
     kind: PartnerKind
+    team: str | None
     created_at: datetime
 
 

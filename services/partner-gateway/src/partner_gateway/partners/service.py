@@ -1,6 +1,7 @@
 """Registering partners and their subscriptions; never commits."""
 
 import uuid
+from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +22,8 @@ async def register_partner(session: AsyncSession, *, request: PartnerCreate, clo
         name=request.name,
         kind=request.kind,
         outbound_secret=request.outbound_secret,
+        inbound_secret=request.inbound_secret,
+        team=request.team,
         created_at=clock.now(),
     )
     repository.add(partner)
@@ -29,6 +32,19 @@ async def register_partner(session: AsyncSession, *, request: PartnerCreate, clo
     except IntegrityError:
         # Registered by a concurrent request since the check above.
         raise Conflict(f"a partner with id {request.id} is already registered", field="id") from None
+    return partner
+
+
+async def rotate_inbound_secret(
+    session: AsyncSession, *, partner_id: str, new_secret: str, grace: timedelta, clock: Clock
+) -> Partner:
+    """The new secret is current at once; the old one stays valid for `grace` so the partner can switch."""
+    partner = await PartnerRepository(session).get(partner_id)
+    if partner is None:
+        raise NotFound(f"no partner with id {partner_id}", field="partner_id")
+    partner.previous_inbound_secret = partner.inbound_secret
+    partner.previous_inbound_secret_valid_until = clock.now() + grace if partner.inbound_secret else None
+    partner.inbound_secret = new_secret
     return partner
 
 

@@ -36,7 +36,7 @@ async def run_deliveries(stop: asyncio.Event) -> None:
 
 
 def main() -> None:
-    run_worker("partner-gateway delivery", run_deliveries, log_level=get_settings().log_level)
+    run_worker("partner-gateway delivery", run_deliveries, settings=get_settings())
 
 
 if __name__ == "__main__":

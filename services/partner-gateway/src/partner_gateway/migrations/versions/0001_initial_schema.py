@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 18:11:11.546231
+Create Date: 2026-11-25 19:23:07.350817
 """
 
 from collections.abc import Sequence
@@ -24,6 +24,10 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("kind", sa.String(length=30), nullable=False),
         sa.Column("outbound_secret", sa.String(length=200), nullable=False),
+        sa.Column("inbound_secret", sa.String(length=200), nullable=True),
+        sa.Column("previous_inbound_secret", sa.String(length=200), nullable=True),
+        sa.Column("previous_inbound_secret_valid_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("team", sa.String(length=40), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_partner")),
     )
@@ -35,6 +39,44 @@ def upgrade() -> None:
         sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("source", "event_id", "consumer_group", name=op.f("pk_processed_event")),
     )
+    op.create_table(
+        "inbound_message",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("partner_id", sa.String(length=64), nullable=False),
+        sa.Column("webhook_id", sa.String(length=200), nullable=False),
+        sa.Column("body_sha256", sa.String(length=64), nullable=False),
+        sa.Column("type", sa.String(length=60), nullable=False),
+        sa.Column("reference", sa.String(length=100), nullable=False),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("outcome", sa.JSON(), nullable=True),
+        sa.Column("last_error", sa.String(length=500), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["partner_id"], ["partner.id"], name=op.f("fk_inbound_message_partner_id_partner")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_inbound_message")),
+        sa.UniqueConstraint("partner_id", "webhook_id", name=op.f("uq_inbound_message_partner_id_webhook_id")),
+    )
+    with op.batch_alter_table("inbound_message", schema=None) as batch_op:
+        batch_op.create_index("ix_inbound_message_due", ["status", "next_attempt_at"], unique=False)
+        batch_op.create_index("ix_inbound_message_order", ["partner_id", "reference", "created_at"], unique=False)
+
+    op.create_table(
+        "reference_map",
+        sa.Column("partner_id", sa.String(length=64), nullable=False),
+        sa.Column("reference", sa.String(length=100), nullable=False),
+        sa.Column("case_id", sa.String(length=36), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["partner_id"], ["partner.id"], name=op.f("fk_reference_map_partner_id_partner")),
+        sa.PrimaryKeyConstraint("partner_id", "reference", name=op.f("pk_reference_map")),
+    )
+    with op.batch_alter_table("reference_map", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_reference_map_case_id"), ["case_id"], unique=False)
+
     op.create_table(
         "subscription",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -66,6 +108,7 @@ def upgrade() -> None:
         sa.Column("last_error", sa.String(length=500), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("traceparent", sa.String(length=55), nullable=True),
         sa.ForeignKeyConstraint(
             ["subscription_id"], ["subscription.id"], name=op.f("fk_delivery_subscription_id_subscription")
         ),
@@ -92,6 +135,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_subscription_partner_id"))
 
     op.drop_table("subscription")
+    with op.batch_alter_table("reference_map", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_reference_map_case_id"))
+
+    op.drop_table("reference_map")
+    with op.batch_alter_table("inbound_message", schema=None) as batch_op:
+        batch_op.drop_index("ix_inbound_message_order")
+        batch_op.drop_index("ix_inbound_message_due")
+
+    op.drop_table("inbound_message")
     op.drop_table("processed_event")
     op.drop_table("partner")
     # ### end Alembic commands ###

@@ -1,0 +1,109 @@
+"""Partners' messages in: signed with Standard Webhooks, answered 202 once stored."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from partner_gateway.db import get_session
+from partner_gateway.inbound import service
+from partner_gateway.inbound.models import InboundStatus
+from partner_gateway.inbound.rate_limit import RateLimiter
+from partner_gateway.inbound.schemas import MessageAccepted, MessageRead
+from partner_gateway.inbound.service import BodyTooLarge
+
+router = APIRouter(prefix="/v1/partners/{partner_id}/messages", tags=["partner messages"])
+
+# scope="function": the message is committed before the 202 is sent ("stored durably, then answered").
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+SIGNED = {
+    "description": "Standard Webhooks headers webhook-id, webhook-timestamp and webhook-signature "
+    "(v1,<base64 HMAC-SHA256 of id.timestamp.body> with the partner's inbound secret)"
+}
+MESSAGE_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["type", "reference", "occurred_at", "data"],
+                "properties": {
+                    "type": {"type": "string", "examples": ["arrears.reported"]},
+                    "reference": {"type": "string", "description": "The partner's own reference"},
+                    "occurred_at": {"type": "string", "format": "date-time"},
+                    "data": {"type": "object", "description": "As the JSON Schema of the type says"},
+                },
+            }
+        }
+    },
+}
+
+
+async def limited_body(request: Request) -> bytes:
+    """The raw body (the signature covers its exact bytes), refused with 413 beyond the size limit."""
+    limit: int = request.app.state.settings.inbound_max_body_bytes
+    too_large = BodyTooLarge(f"the body is larger than {limit} bytes", field="body", max_bytes=limit)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise too_large
+    return bytes(body)
+
+
+def limiter(request: Request) -> RateLimiter:
+    rate_limiter: RateLimiter = request.app.state.inbound_limiter
+    return rate_limiter
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=MessageAccepted,
+    openapi_extra={"requestBody": MESSAGE_BODY},
+    responses={
+        400: {"description": "The body is not JSON"},
+        401: SIGNED,
+        403: {"description": "A type this partner's kind may not send"},
+        409: {"description": "The webhook-id was used for another body"},
+        413: {"description": "Over the size limit"},
+        429: {"description": "Over the partner's rate limit; see Retry-After"},
+    },
+)
+async def receive_message(
+    partner_id: str,
+    request: Request,
+    response: Response,
+    session: Session,
+    body: Annotated[bytes, Depends(limited_body)],
+    rate_limiter: Annotated[RateLimiter, Depends(limiter)],
+) -> MessageAccepted:
+    """Take a partner's signed message; 202 with its id once stored (a repeated webhook-id: the same answer)."""
+    received = await service.receive_message(
+        session,
+        partner_id=partner_id,
+        body=body,
+        headers=request.headers,
+        clock=request.app.state.clock,
+        limiter=rate_limiter,
+    )
+    if received.replayed:
+        response.headers["webhook-replayed"] = "true"
+    return MessageAccepted(message_id=received.message.id)
+
+
+@router.get("/{message_id}", response_model=MessageRead, responses={401: SIGNED, 404: {"description": "No such"}})
+async def read_message(partner_id: str, message_id: str, request: Request, session: Session) -> MessageRead:
+    """The processing outcome of one of the partner's messages (the request is signed over an empty body)."""
+    await service.authenticate_reader(
+        session, partner_id=partner_id, headers=request.headers, clock=request.app.state.clock
+    )
+    message = await service.read_message(session, partner_id=partner_id, message_id=message_id)
+    read = MessageRead.model_validate(message)
+    if message.status is not InboundStatus.received:
+        read.next_attempt_at = None
+    return read

@@ -1,0 +1,86 @@
+"""The JSON Schema (draft 2020-12) of the envelope and of each message type's `data`, in inbound/schemas/."""
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[import-untyped]
+from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
+
+from partner_gateway.inbound.types import ALL_MESSAGE_TYPES
+from service_kit.errors import Unprocessable
+
+SCHEMA_DIR = Path(__file__).parent / "schemas"
+
+
+@cache
+def validator(name: str) -> Draft202012Validator:
+    schema = json.loads((SCHEMA_DIR / f"{name}.json").read_text())
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=FormatChecker())
+
+
+def field_of(error: ValidationError, prefix: str) -> str:
+    """The dotted path of the field to fix: the missing or unexpected property itself, not its parent."""
+    parts = [prefix] if prefix else []
+    for part in error.absolute_path:
+        if isinstance(part, int):
+            parts[-1] = f"{parts[-1]}[{part}]" if parts else f"[{part}]"
+        else:
+            parts.append(str(part))
+    if error.validator == "required" and isinstance(error.instance, dict):
+        missing = [name for name in error.validator_value if name not in error.instance]
+        parts.extend(missing[:1])
+    elif error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        extra = sorted(name for name in error.instance if name not in allowed)
+        parts.extend(extra[:1])
+    return ".".join(parts)
+
+
+def _message(error: ValidationError) -> str:
+    if error.validator == "required":
+        return "is required"
+    if error.validator == "additionalProperties":
+        return "is not a field of this message"
+    if error.validator in {"format", "pattern"} and "format" in error.schema:
+        return f"must be a {error.schema['format']} (ISO 8601)"
+    if error.validator == "pattern":
+        return "does not have the expected form"  # the value itself may be personal data: never repeated
+    if error.validator == "enum":
+        return "must be one of: " + ", ".join(map(str, error.validator_value))
+    if error.validator == "type":
+        return f"must be of type {error.validator_value}"
+    if error.validator in {"minLength", "maxLength", "minimum", "maximum"}:
+        return f"violates {error.validator} {error.validator_value}"
+    return f"fails the schema's {error.validator} rule"
+
+
+def problems(name: str, instance: Any, prefix: str = "") -> list[dict[str, str]]:
+    errors = sorted(validator(name).iter_errors(instance), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
+    return [
+        {"field": field_of(error, prefix), "message": _message(error), "type": str(error.validator)} for error in errors
+    ]
+
+
+def _refuse(found: list[dict[str, str]]) -> None:
+    if found:
+        first = found[0]
+        raise Unprocessable(f"{first['field']}: {first['message']}", field=first["field"], errors=found)
+
+
+def validate_envelope(body: Any) -> None:
+    """{type, reference, occurred_at, data}; 422 naming the first field to fix (every field in `errors`)."""
+    if not isinstance(body, dict):
+        raise Unprocessable("the body must be a JSON object {type, reference, occurred_at, data}", field="")
+    _refuse(problems("envelope", body))
+    if body["type"] not in ALL_MESSAGE_TYPES:
+        raise Unprocessable(
+            f"type: {body['type']!r} is not a partner message type", field="type", allowed=sorted(ALL_MESSAGE_TYPES)
+        )
+
+
+def validate_data(message_type: str, data: Any) -> None:
+    """The `data` of a known message type against its schema; 422 naming the first field to fix."""
+    _refuse(problems(message_type, data, prefix="data"))

@@ -1,0 +1,304 @@
+"""Partners' messages reach a REAL case-api: a uvicorn process on a free port and its own migrated PostgreSQL
+database, trusting a signing key of this test, with the gateway's service token in a file (as the stack writes it).
+
+A corporation's arrears open a case; a bailiff's eviction date for that tenancy reaches the case; messages sent
+while case-api is stopped wait, and are processed once it is back.
+"""
+
+import asyncio
+import os
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from devinfra.devkey import DevKey
+from devinfra.ports import free_port
+from devinfra.stack import Child
+from partner_gateway.config import Settings
+from partner_gateway.inbound.case_api import CaseApi, TokenFile
+from partner_gateway.inbound.models import InboundMessage, InboundStatus, ReferenceMap
+from partner_gateway.main import create_app
+from partner_gateway.workers.inbound import process_due
+from service_kit.clock import FixedClock
+from service_kit.migrations import upgrade_to_head
+from service_kit.settings import DEFAULT_OIDC_AUDIENCE, DEVELOPMENT_OIDC_ISSUER
+
+pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
+
+
+@dataclass
+class CaseApiProcess:
+    """case-api's API as `make run` starts it, which a test can stop and start again on the same port."""
+
+    port: int
+    env: dict[str, str]
+    log_path: Path
+    token: str
+    child: Child | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        argv = [
+            sys.executable, "-m", "uvicorn", "--factory", "case_api.main:create_app",
+            "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log",
+        ]  # fmt: skip
+        self.child = Child("case-api", argv, self.env, self.log_path)
+        self.child.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if not self.child.alive():
+                raise RuntimeError(f"case-api exited early:\n{self.child.log_tail()}")
+            try:
+                if httpx.get(self.url + "/health/live", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"case-api did not start:\n{self.child.log_tail()}")
+
+    def stop(self) -> None:
+        if self.child is not None:
+            self.child.stop()  # SIGTERM to its pid, then waits
+
+    def get(self, path: str) -> httpx.Response:
+        return httpx.get(self.url + path, headers={"authorization": f"Bearer {self.token}"}, timeout=10)
+
+
+@pytest.fixture
+def case_api_process(postgres_url_factory: Callable[[str], str], tmp_path: Path) -> Iterator[CaseApiProcess]:
+    database_url = postgres_url_factory("case_api_inbound")
+    upgrade_to_head("case_api:migrations", database_url)
+    key = DevKey.ensure(tmp_path / "dev-oidc")
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("CASE_API_", "OIDC_"))}
+    env.update(
+        {
+            "CASE_API_DATABASE_URL": database_url,
+            "CASE_API_DATA_DIR": str(tmp_path / "data"),
+            "CASE_API_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9",  # the API writes to its outbox; no broker needed
+            "CASE_API_OIDC_JWKS_URL": str(key.jwks_path),
+            "CASE_API_OIDC_ISSUER": DEVELOPMENT_OIDC_ISSUER,
+            "CASE_API_OIDC_AUDIENCE": DEFAULT_OIDC_AUDIENCE,
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    token = key.mint_token(["partner_gateway"], subject="partner-gateway")
+    process = CaseApiProcess(free_port(), env, tmp_path / "case-api.log", token)
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+async def gateway(
+    database_url: str, clock: FixedClock, case_api_process: CaseApiProcess, tmp_path: Path
+) -> AsyncIterator[FastAPI]:
+    token_file = tmp_path / "case-api.token"
+    token_file.write_text(case_api_process.token + "\n")  # what the stack (or a client-credentials sidecar) writes
+    settings = Settings(
+        database_url=database_url,
+        case_api_url=case_api_process.url,
+        case_api_token_file=token_file,
+        default_team="team-noord",
+    )
+    app = create_app(settings, clock=clock)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@dataclass
+class Partners:
+    client: httpx.AsyncClient
+    app: FastAPI
+    clock: FixedClock
+    kit: Any
+    secrets: dict[str, str]
+
+    async def register(self, partner_id: str, kind: str) -> None:
+        self.secrets[partner_id] = self.kit.new_secret()
+        answer = await self.client.post(
+            "/v1/partners",
+            json={
+                "id": partner_id,
+                "name": partner_id,
+                "kind": kind,
+                "outbound_secret": self.kit.new_secret(),
+                "inbound_secret": self.secrets[partner_id],
+            },
+        )
+        assert answer.status_code == 201, answer.text
+
+    async def send(self, partner_id: str, message: dict[str, Any]) -> str:
+        answer = await self.kit.send(self.client, partner_id, self.secrets[partner_id], message, at=self.clock.now())
+        assert answer.status_code == 202, answer.text
+        message_id: str = answer.json()["message_id"]
+        return message_id
+
+    async def outcome(self, partner_id: str, message_id: str) -> dict[str, Any]:
+        answer = await self.kit.read(self.client, partner_id, self.secrets[partner_id], message_id, at=self.clock.now())
+        assert answer.status_code == 200, answer.text
+        body: dict[str, Any] = answer.json()
+        return body
+
+    async def process(self) -> int:
+        """One round of the inbound worker, with its real client of case-api."""
+        settings: Settings = self.app.state.settings
+        async with httpx.AsyncClient(base_url=settings.case_api_url, timeout=10) as http:
+            case_api = CaseApi(http, TokenFile(settings.case_api_token_file))
+            return await process_due(
+                self.app.state.session_factory, case_api=case_api, settings=settings, clock=self.clock
+            )
+
+    async def messages(self) -> list[InboundMessage]:
+        async with self.app.state.session_factory() as session:
+            query = select(InboundMessage).order_by(InboundMessage.created_at, InboundMessage.id)
+            return list((await session.scalars(query)).all())
+
+
+@pytest.fixture
+async def partners(gateway: FastAPI, clock: FixedClock, partner_messages: Any) -> AsyncIterator[Partners]:
+    transport = httpx.ASGITransport(app=gateway)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
+        partners = Partners(client, gateway, clock, partner_messages, {})
+        await partners.register("woonfriesland", "housing_corporation")
+        await partners.register("deurwaarder-noord", "bailiff")
+        yield partners
+
+
+async def test_a_corporations_arrears_open_a_case_and_a_bailiffs_eviction_date_reaches_it(
+    partners: Partners, case_api_process: CaseApiProcess, clock: FixedClock, partner_messages: Any
+) -> None:
+    today = clock.now().date()
+    arrears = await partners.send("woonfriesland", partner_messages.arrears_reported("HUUR-0001", today=today))
+    assert await partners.process() == 1
+
+    outcome = await partners.outcome("woonfriesland", arrears)
+    assert outcome["status"] == "processed", outcome
+    case_id = outcome["outcome"]["case_id"]
+    assert outcome["outcome"]["case_opened"] is True
+    case = case_api_process.get(f"/v1/cases/{case_id}")
+    assert case.status_code == 200, case.text
+    assert case.json()["team"] == "team-noord"
+    [signal] = case.json()["signals"]
+    assert (signal["partner_id"], signal["partner_reference"]) == ("woonfriesland", "HUUR-0001")
+
+    # The bailiff's file number is linked to the case through the corporation's tenancy reference.
+    landlord = {"partner_id": "woonfriesland", "tenancy_reference": "HUUR-0001"}
+    scheduled = await partners.send(
+        "deurwaarder-noord", partner_messages.eviction_scheduled("DW-2026-17", today=today, landlord=landlord)
+    )
+    assert await partners.process() == 1
+    outcome = await partners.outcome("deurwaarder-noord", scheduled)
+    assert (outcome["status"], outcome["outcome"]["case_id"]) == ("processed", case_id), outcome
+    eviction = case_api_process.get(f"/v1/cases/{case_id}/eviction")
+    assert eviction.json()["eviction_date"] == (today + timedelta(days=21)).isoformat()
+    assert eviction.json()["history"][0]["bailiff_reference"] == "DW-2026-17"
+
+    # Later messages of the file need no link: the file number is mapped now.
+    postponed = partner_messages.eviction_scheduled("DW-2026-17", today=today, days_ahead=35)
+    postponed["type"] = "eviction.postponed"
+    postponement = await partners.send("deurwaarder-noord", postponed)
+    assert await partners.process() == 1
+    assert (await partners.outcome("deurwaarder-noord", postponement))["status"] == "processed"
+    assert (
+        case_api_process.get(f"/v1/cases/{case_id}/eviction").json()["eviction_date"]
+        == (today + timedelta(days=35)).isoformat()
+    )
+
+
+async def test_a_bailiffs_message_for_an_unknown_file_fails_with_a_clear_outcome(
+    partners: Partners, clock: FixedClock, partner_messages: Any
+) -> None:
+    today = clock.now().date()
+    unknown = await partners.send("deurwaarder-noord", partner_messages.eviction_scheduled("DW-404", today=today))
+    assert await partners.process() == 1
+    outcome = await partners.outcome("deurwaarder-noord", unknown)
+    assert outcome["status"] == "failed"
+    assert outcome["outcome"]["case_id"] is None
+    assert outcome["outcome"]["error"] == "unknown_reference"
+    assert "DW-404" in outcome["outcome"]["detail"]
+
+
+async def test_case_api_refusing_the_content_rejects_the_message_with_its_problem(
+    partners: Partners, clock: FixedClock, partner_messages: Any
+) -> None:
+    today = clock.now().date()
+    # arrears that arose after the signal: the schema cannot say so, case-api does.
+    message = partner_messages.arrears_reported(today=today, arrears_since=(today + timedelta(days=1)).isoformat())
+    message_id = await partners.send("woonfriesland", message)
+    assert await partners.process() == 1
+    outcome = await partners.outcome("woonfriesland", message_id)
+    assert outcome["status"] == "rejected"
+    assert outcome["outcome"]["case_api_status"] == 422
+    assert "signal_date" in outcome["outcome"]["problem"]["detail"]
+
+
+async def test_messages_sent_while_case_api_is_down_wait_and_are_processed_when_it_is_back(
+    partners: Partners, case_api_process: CaseApiProcess, clock: FixedClock, partner_messages: Any
+) -> None:
+    today = clock.now().date()
+    await asyncio.to_thread(case_api_process.stop)
+
+    # Partners still get their 202s: the messages are stored.
+    landlord = {"partner_id": "woonfriesland", "tenancy_reference": "HUUR-0002"}
+    sent = [
+        (
+            "woonfriesland",
+            await partners.send("woonfriesland", partner_messages.arrears_reported("HUUR-0002", today=today)),
+        ),
+        (
+            "woonfriesland",
+            await partners.send(
+                "woonfriesland", partner_messages.arrears_reported("HUUR-0003", today=today, house_number="3")
+            ),
+        ),
+        (
+            "deurwaarder-noord",
+            await partners.send(
+                "deurwaarder-noord", partner_messages.eviction_scheduled("DW-2026-18", today=today, landlord=landlord)
+            ),
+        ),
+    ]
+
+    for _ in range(2):  # two rounds while case-api is down: each message waits longer
+        await partners.process()
+        clock.advance(timedelta(seconds=3))
+    waiting = await partners.messages()
+    assert [message.status for message in waiting] == [InboundStatus.received] * 3
+    assert all(message.next_attempt_at > clock.now() for message in waiting)
+    assert {message.attempts for message in waiting} == {2}
+    assert all(message.last_error for message in waiting)
+    for partner_id, message_id in sent:
+        outcome = await partners.outcome(partner_id, message_id)
+        assert (outcome["status"], outcome["outcome"]) == ("received", None)
+        assert outcome["next_attempt_at"] is not None
+
+    await asyncio.to_thread(case_api_process.start)
+    clock.advance(timedelta(seconds=10))  # past every message's next attempt
+    assert await partners.process() == 3
+
+    outcomes = [await partners.outcome(partner_id, message_id) for partner_id, message_id in sent]
+    assert [outcome["status"] for outcome in outcomes] == ["processed"] * 3, outcomes
+    first_case = outcomes[0]["outcome"]["case_id"]
+    assert outcomes[2]["outcome"]["case_id"] == first_case, "the bailiff's date reached the landlord's case"
+    assert (
+        case_api_process.get(f"/v1/cases/{first_case}/eviction").json()["eviction_date"]
+        == (today + timedelta(days=21)).isoformat()
+    )
+    async with partners.app.state.session_factory() as session:
+        mapped = {(row.partner_id, row.reference): row.case_id for row in await session.scalars(select(ReferenceMap))}
+    assert mapped[("deurwaarder-noord", "DW-2026-18")] == first_case
+    assert mapped[("woonfriesland", "HUUR-0003")] != first_case
