@@ -79,6 +79,8 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    # A database error's message leaves out the statement's values: they may be personal data, and it is logged.
+    kwargs.setdefault("hide_parameters", True)
     if is_sqlite(url):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
