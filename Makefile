@@ -9,12 +9,12 @@ STAMP := $(VENV)/.installed
 VALIDATOR := schemas/asyncapi/validate
 PYTEST_ARGS ?=
 
-.PHONY: help install run run-check token test lint format typecheck unit migration lock kafka-fetch postgres-install clean
+.PHONY: help install run run-check token test lint format typecheck unit migration lock kafka-fetch postgres-install clean docs
 
 help: ## List every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(STAMP): requirements/lock.txt schemas/pyproject.toml libs/service-kit/pyproject.toml services/*/pyproject.toml tools/devinfra/pyproject.toml $(VALIDATOR)/package-lock.json
+$(STAMP): requirements/lock.txt schemas/pyproject.toml libs/service-kit/pyproject.toml services/*/pyproject.toml tools/devinfra/pyproject.toml tools/ops/pyproject.toml $(VALIDATOR)/package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==0.13.9"
 	cd requirements && ../$(BIN)/uv pip sync --quiet --python ../$(BIN)/python lock.txt
@@ -44,13 +44,16 @@ format: install ## ruff fix and format
 	$(BIN)/ruff format .
 
 typecheck: install ## mypy (strict) over every package
-	$(BIN)/mypy schemas/src libs/service-kit/src tools/devinfra/src services/case-api/src services/notifier/src services/partner-gateway/src
+	$(BIN)/mypy schemas/src libs/service-kit/src tools/devinfra/src tools/ops/src services/case-api/src services/notifier/src services/partner-gateway/src
 
 unit: install ## Run the tests (starts Kafka and PostgreSQL on free ports, stops them after)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 token: install ## Print a bearer token of the local development key: make token ROLE=team_lead[,admin] TEAM=team-noord [MINUTES=60]
 	@$(BIN)/python -m devinfra.devkey token --role "$(ROLE)" $(if $(TEAM),--team "$(TEAM)") $(if $(MINUTES),--minutes "$(MINUTES)")
+
+docs: install ## Build static HTML of the three OpenAPI documents and the AsyncAPI document into docs/site (offline)
+	$(BIN)/python -m ep_ops.docs --out docs/site
 
 test: install kafka-fetch postgres-install lint typecheck unit ## Everything CI runs: lint, type checks, every test
 

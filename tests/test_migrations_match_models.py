@@ -20,6 +20,7 @@ SERVICES = {
         "partner_gateway.partners.models",
         "partner_gateway.deliveries.models",
         "partner_gateway.inbound.models",
+        "partner_gateway.signal_files.models",
     ],
 }
 

@@ -11,10 +11,12 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+from standardwebhooks.webhooks import Webhook
 
 from devinfra.ports import free_port
 from devinfra.receiver import WebhookReceiver
@@ -24,6 +26,7 @@ from devinfra.topics import create_declared_topics
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
 
 PARTNER_SECRET = "whsec_" + base64.b64encode(b"made-up secret for an observed corporation").decode()
+PARTNER_INBOUND_SECRET = "whsec_" + base64.b64encode(b"made-up inbound secret of an observed corporation").decode()
 # A made-up household: fictitious names and contact details, and a BSN that only passes the eleven-test.
 BSN = "111222333"
 PERSONAL_DATA = (BSN, "Wietske", "Proefdijkstra", "Sjoerdje", "wietske.proefdijkstra@example.invalid", "0687654321")
@@ -64,6 +67,25 @@ def signal() -> dict[str, object]:
         "signal_date": "2026-02-27",
         "crisis": False,
     }
+
+
+def corporation_reports_arrears(gateway: httpx.Client, partner_id: str, secret: str, message: dict[str, Any]) -> None:
+    """The corporation's own signed arrears message for the household: the gateway maps its reference to the
+    case (reference_map), and a corporation receives its own tenants' cases only."""
+    body = json.dumps(message)
+    webhook_id = f"msg_{uuid.uuid4().hex}"
+    now = datetime.now(UTC)
+    answer = gateway.post(
+        f"/v1/partners/{partner_id}/messages",
+        content=body,
+        headers={
+            "content-type": "application/json",
+            "webhook-id": webhook_id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": Webhook(secret).sign(webhook_id, now, body),
+        },
+    )
+    assert answer.status_code == 202, answer.text
 
 
 def wait_for(condition: Callable[[], Any], *, timeout: float = 30, what: str) -> Any:
@@ -141,10 +163,13 @@ def test_a_trace_id_travels_from_the_request_to_the_workers_logs_and_the_webhook
             "name": "Observed housing corporation",
             "kind": "housing_corporation",
             "outbound_secret": PARTNER_SECRET,
+            "inbound_secret": PARTNER_INBOUND_SECRET,
         }
-        assert gateway.post("/v1/partners", json=partner).status_code == 201
+        admin = {"authorization": f"Bearer {stack.token('admin')}"}
+        assert gateway.post("/v1/partners", json=partner, headers=admin).status_code == 201
         subscription = {"event_types": ["case.opened"], "callback_url": receiver.url + "/hooks"}
-        assert gateway.post("/v1/partners/corporation-observed/subscriptions", json=subscription).status_code == 201
+        subscribed = gateway.post("/v1/partners/corporation-observed/subscriptions", json=subscription, headers=admin)
+        assert subscribed.status_code == 201
 
         token = stack.token("team_lead", team="team-noord")
         opened = httpx.post(
@@ -157,6 +182,29 @@ def test_a_trace_id_travels_from_the_request_to_the_workers_logs_and_the_webhook
         case_id = opened.json()["case_id"]
         read = httpx.get(f"{stack.url('case-api')}/v1/cases/{case_id}", headers={"authorization": f"Bearer {token}"})
         assert read.status_code == 200
+        # The corporation's own message for the household ties the case to it (its tenants' cases only).
+        corporation_reports_arrears(
+            gateway,
+            "corporation-observed",
+            PARTNER_INBOUND_SECRET,
+            {
+                "type": "arrears.reported",
+                "reference": "tenancy-obs-2",
+                "occurred_at": "2026-02-27T09:00:00Z",
+                "data": {
+                    "initials": "W.",
+                    "surname": "Proefdijkstra",
+                    "street": "Observatiestraat",
+                    "house_number": "7",
+                    "postcode": "8913 CD",
+                    "city": "Leeuwarden",
+                    "email": "wietske.proefdijkstra@example.invalid",
+                    "arrears_amount": "912.40",
+                    "arrears_since": "2026-01-01",
+                    "signal_date": "2026-02-27",
+                },
+            },
+        )
 
         # The partner's webhook continues the trace.
         [webhook] = wait_for(lambda: receiver.received, what="a webhook at the receiver")

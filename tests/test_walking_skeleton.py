@@ -9,8 +9,11 @@ of this test only.
 import base64
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -28,7 +31,27 @@ from eviction_schemas.registry import validate_event
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
 
 PARTNER_SECRET = "whsec_" + base64.b64encode(b"made-up secret for a test corporation").decode()
+PARTNER_INBOUND_SECRET = "whsec_" + base64.b64encode(b"made-up inbound secret of a test corporation").decode()
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def corporation_reports_arrears(gateway: httpx.Client, partner_id: str, secret: str, message: dict[str, Any]) -> None:
+    """The corporation's own signed arrears message for the household: the gateway maps its reference to the
+    case (reference_map), and a corporation receives its own tenants' cases only."""
+    body = json.dumps(message)
+    webhook_id = f"msg_{uuid.uuid4().hex}"
+    now = datetime.now(UTC)
+    answer = gateway.post(
+        f"/v1/partners/{partner_id}/messages",
+        content=body,
+        headers={
+            "content-type": "application/json",
+            "webhook-id": webhook_id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": Webhook(secret).sign(webhook_id, now, body),
+        },
+    )
+    assert answer.status_code == 202, answer.text
 
 
 def wait_for(condition: Callable[[], object], *, timeout: float = 30, what: str) -> object:
@@ -71,6 +94,7 @@ async def test_a_case_travels_from_http_through_kafka_to_a_message_and_a_signed_
 ) -> None:
     with WebhookReceiver() as receiver:
         gateway = httpx.Client(base_url=stack.url("partner-gateway"))
+        admin = {"authorization": f"Bearer {stack.token('admin')}"}
         assert (
             gateway.post(
                 "/v1/partners",
@@ -79,13 +103,16 @@ async def test_a_case_travels_from_http_through_kafka_to_a_message_and_a_signed_
                     "name": "Test housing corporation",
                     "kind": "housing_corporation",
                     "outbound_secret": PARTNER_SECRET,
+                    "inbound_secret": PARTNER_INBOUND_SECRET,
                 },
+                headers=admin,
             ).status_code
             == 201
         )
         subscribed = gateway.post(
             "/v1/partners/corporation-test/subscriptions",
             json={"event_types": ["case.opened"], "callback_url": receiver.url + "/hooks"},
+            headers=admin,
         )
         assert subscribed.status_code == 201, subscribed.text
 
@@ -101,6 +128,29 @@ async def test_a_case_travels_from_http_through_kafka_to_a_message_and_a_signed_
         assert opened.status_code == 201, opened.text
         assert opened.json()["case_opened"] is True
         case_id = opened.json()["case_id"]
+        # The corporation's own message for the household ties the case to it (its tenants' cases only).
+        corporation_reports_arrears(
+            gateway,
+            "corporation-test",
+            PARTNER_INBOUND_SECRET,
+            {
+                "type": "arrears.reported",
+                "reference": "tenancy-test-1",
+                "occurred_at": "2026-02-27T09:00:00Z",
+                "data": {
+                    "initials": "J.",
+                    "surname": "Testhuis",
+                    "street": "Proefstraat",
+                    "house_number": "12",
+                    "postcode": "8911 AB",
+                    "city": "Leeuwarden",
+                    "email": "jelle.testhuis@example.invalid",
+                    "arrears_amount": "850.00",
+                    "arrears_since": "2026-01-01",
+                    "signal_date": "2026-02-27",
+                },
+            },
+        )
 
         # On the topic: the case's first CloudEvent (signal.received follows it), keyed by the case id, valid
         # against its contract.

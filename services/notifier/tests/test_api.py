@@ -12,6 +12,7 @@ from notifier.channels.base import HandOver, OutgoingMessage
 from notifier.config import Settings
 from notifier.main import create_app
 from notifier.notifications.service import dispatch_requested, request_for_event
+from notifier.templating.context import PlaceholderContacts
 from service_kit.clock import FixedClock
 
 pytestmark = pytest.mark.postgres
@@ -71,7 +72,9 @@ async def test_a_case_s_notifications_are_listed_with_their_status(
 
     clock.advance(timedelta(minutes=2))
     async with sessions() as session, session.begin():
-        await dispatch_requested(session, channels={"email": AcceptingChannel()}, clock=clock)
+        await dispatch_requested(
+            session, channels={"email": AcceptingChannel()}, clock=clock, contacts=PlaceholderContacts()
+        )
     [listed] = (await client.get(f"/v1/cases/{ours.subject}/notifications")).json()["items"]
     assert (listed["status"], listed["attempts"], listed["sent_at"]) == ("sent", 1, "2026-03-02T09:32:00Z")
 
@@ -80,3 +83,31 @@ async def test_a_case_without_notifications_lists_none(client: httpx.AsyncClient
     response = await client.get(f"/v1/cases/{new_case_opened().subject}/notifications")
     assert response.status_code == 200
     assert response.json() == {"items": []}
+
+
+async def test_templates_are_listed_with_their_languages_and_versions(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/templates")
+    assert response.status_code == 200
+    items = {item["id"]: item for item in response.json()["items"]}
+    assert len(items) == 22
+    assert items["M4.letter"] == {
+        "id": "M4.letter",
+        "moment": "M4",
+        "channel": "letter",
+        "languages": {"en": "1", "fy": "1", "nl": "1"},
+    }
+
+
+async def test_a_template_previews_for_a_made_up_household(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/templates/M4.letter/preview", params={"language": "fy"})
+    assert response.status_code == 200, response.text
+    preview = response.json()
+    assert (preview["id"], preview["language"], preview["version"]) == ("M4.letter", "fy", "1")
+    assert preview["subject"] == "De datum fan de ûntromming is bekend: 14 april 2026"
+    assert preview["body"].startswith("Bêste Jelle Testhuis,")
+    assert "Kenmerk: VOORBEELD" in preview["body"]
+
+
+async def test_an_unknown_template_or_language_is_404(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/v1/templates/M2.letter/preview")).status_code == 404
+    assert (await client.get("/v1/templates/M1.sms/preview", params={"language": "de"})).status_code == 404

@@ -13,6 +13,7 @@ from notifier.channels.base import HandOver, OutgoingMessage
 from notifier.channels.file_outbox import FileOutboxChannel
 from notifier.notifications.models import Status
 from notifier.notifications.service import dispatch_requested, request_for_event
+from notifier.templating.context import NoContacts, PlaceholderContacts
 from service_kit.clock import FixedClock
 
 pytestmark = pytest.mark.postgres
@@ -32,7 +33,7 @@ async def test_dispatch_writes_one_dutch_m1_email_and_marks_it_sent_only_once(
 
     clock.advance(timedelta(seconds=3))
     async with sessions() as session, session.begin():
-        assert await dispatch_requested(session, channels=channels, clock=clock) == 1
+        assert await dispatch_requested(session, channels=channels, clock=clock, contacts=PlaceholderContacts()) == 1
 
     [written] = list(outbox.iterdir())
     assert written.name == f"{requested.id}.eml"
@@ -40,10 +41,11 @@ async def test_dispatch_writes_one_dutch_m1_email_and_marks_it_sent_only_once(
     assert message["Subject"] == "Hulp bij betalingsproblemen: gratis en vertrouwelijk"
     assert message["X-Notification-Id"] == requested.id
     assert message["X-Moment"] == "M1"
+    assert message["X-Template-Version"] == "1"
     text = message.get_body()
     assert text is not None
     body = text.get_content()
-    assert body.startswith("Beste bewoner,")
+    assert body.startswith("Beste Jelle Testhuis,")
     assert "De gemeente helpt u graag. Die hulp is gratis en vertrouwelijk." in body
     assert "Bel ons vandaag nog op 14 0511." in body
     assert f"Kenmerk: {event.subject[:8].upper()}" in body
@@ -53,10 +55,11 @@ async def test_dispatch_writes_one_dutch_m1_email_and_marks_it_sent_only_once(
     assert sent.sent_at == OPENED_AT + timedelta(seconds=3)
     assert sent.attempts == 1
     assert sent.provider_reference == written.name
+    assert sent.template_version == "1"
 
     clock.advance(timedelta(minutes=1))
     async with sessions() as session, session.begin():
-        assert await dispatch_requested(session, channels=channels, clock=clock) == 0
+        assert await dispatch_requested(session, channels=channels, clock=clock, contacts=PlaceholderContacts()) == 0
     assert list(outbox.iterdir()) == [written]
     [unchanged] = await ledger.notifications(event.subject)
     assert (unchanged.status, unchanged.attempts, unchanged.sent_at) == (Status.sent, 1, sent.sent_at)
@@ -87,10 +90,30 @@ async def test_two_dispatchers_at_once_hand_each_notification_over_once(
 
     async def dispatcher() -> int:
         async with sessions() as session, session.begin():
-            return await dispatch_requested(session, channels={"email": channel}, clock=clock, limit=20)
+            return await dispatch_requested(
+                session, channels={"email": channel}, clock=clock, contacts=PlaceholderContacts(), limit=20
+            )
 
     handed = await asyncio.gather(dispatcher(), dispatcher())
 
     assert sum(handed) == 20
     assert len(channel.handed) == len(set(channel.handed)) == 20
     assert {n.status for n in await ledger.notifications()} == {Status.sent}
+
+
+async def test_without_contact_details_nothing_is_sent_and_the_notification_stays_requested(
+    sessions: Any, ledger: Any, new_case_opened: Any, tmp_path: Path
+) -> None:
+    clock = FixedClock(OPENED_AT)
+    event = new_case_opened()
+    async with sessions() as session, session.begin():
+        await request_for_event(session, event=event, clock=clock)
+    channel = SlowCountingChannel()
+
+    async with sessions() as session, session.begin():
+        handed = await dispatch_requested(session, channels={"email": channel}, clock=clock, contacts=NoContacts())
+
+    assert handed == 0
+    assert channel.handed == []
+    [waiting] = await ledger.notifications(event.subject)
+    assert (waiting.status, waiting.attempts) == (Status.requested, 0)

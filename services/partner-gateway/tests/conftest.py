@@ -22,10 +22,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from standardwebhooks.webhooks import Webhook
 
+from devinfra.devkey import DevKey
 from eviction_schemas.envelope import STRUCTURED_CONTENT_TYPE, CloudEvent, dlq_topic, make_event
 from eviction_schemas.registry import load_sample, validate_cloud_event
 from partner_gateway.db import ProcessedEvent
 from partner_gateway.deliveries.models import Delivery
+from partner_gateway.inbound.repository import InboundRepository
 from partner_gateway.migrate import SCRIPT_LOCATION
 from partner_gateway.partners import service as registry
 from partner_gateway.partners.models import Partner, PartnerKind, Subscription
@@ -61,6 +63,18 @@ def case_event(case_id: str | None = None, *, sequence: int = 1, event_name: str
     )
     validate_cloud_event(event)  # a test event that broke the contract would prove nothing
     return event
+
+
+@pytest.fixture(scope="session")
+def dev_key(tmp_path_factory: pytest.TempPathFactory) -> DevKey:
+    """A development signing key of this test session; the app under test trusts its JWKS."""
+    return DevKey.ensure(tmp_path_factory.mktemp("dev-oidc"))
+
+
+@pytest.fixture
+def admin(dev_key: DevKey) -> dict[str, str]:
+    """The Authorization header of a made-up administrator (the registry and delivery log need role admin)."""
+    return {"authorization": f"Bearer {dev_key.mint_token(['admin'], team=None, subject='admin-1')}"}
 
 
 @pytest.fixture
@@ -136,6 +150,32 @@ class Registry:
                 partner_id=partner.id,
                 request=SubscriptionCreate.model_validate({"event_types": event_types, "callback_url": callback_url}),
                 clock=self.clock,
+            )
+
+    async def raw_subscription(self, partner: Partner, event_types: list[str]) -> Subscription:
+        """A subscription stored without the registry's checks (as an old row or a hand edit would be): fan_out
+        must still hold to the kind's allow-list."""
+        async with self.sessions() as session, session.begin():
+            subscription = Subscription(
+                id=str(uuid.uuid4()),
+                partner_id=partner.id,
+                event_types=event_types,
+                callback_url="http://127.0.0.1:9/raw",
+                active=True,
+                created_at=self.clock.now(),
+            )
+            session.add(subscription)
+        return subscription
+
+    async def map_case(self, partner: Partner | str, case_id: str, reference: str | None = None) -> None:
+        """Tie a case to a partner as the inbound worker does when the partner's message opens or joins it."""
+        partner_id = partner if isinstance(partner, str) else partner.id
+        async with self.sessions() as session, session.begin():
+            await InboundRepository(session).map_reference(
+                partner_id=partner_id,
+                reference=reference or f"REF-{uuid.uuid4().hex[:8]}",
+                case_id=case_id,
+                now=self.clock.now(),
             )
 
     async def deliveries(self) -> list[Delivery]:

@@ -51,6 +51,7 @@ async def one_delivery(partners: Any, sessions: Any, clock: Any, event: Any, cal
     partner, _ = await partners.partner(
         PartnerKind.housing_corporation, event_types=["case.opened"], callback_url=callback_url
     )
+    await partners.map_case(partner, event.subject)  # the corporation's own tenant
     async with sessions() as session, session.begin():
         [delivery] = await fan_out(session, event=event, clock=clock)
     return partner, delivery.id

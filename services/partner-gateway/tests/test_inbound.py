@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from devinfra.devkey import DevKey
 from partner_gateway.config import Settings
 from partner_gateway.inbound.models import InboundMessage, InboundStatus
 from partner_gateway.main import create_app
@@ -23,9 +24,13 @@ PROBLEM_JSON = "application/problem+json"
 
 
 @pytest.fixture
-async def app(database_url: str, clock: FixedClock) -> AsyncIterator[FastAPI]:
+async def app(database_url: str, clock: FixedClock, dev_key: DevKey) -> AsyncIterator[FastAPI]:
     settings = Settings(
-        database_url=database_url, inbound_max_body_bytes=4096, inbound_rate_burst=5, inbound_rate_per_second=0.5
+        database_url=database_url,
+        oidc_jwks_url=str(dev_key.jwks_path),
+        inbound_max_body_bytes=4096,
+        inbound_rate_burst=5,
+        inbound_rate_per_second=0.5,
     )
     app = create_app(settings, clock=clock)
     async with app.router.lifespan_context(app):
@@ -33,8 +38,10 @@ async def app(database_url: str, clock: FixedClock) -> AsyncIterator[FastAPI]:
 
 
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test") as client:
+async def client(app: FastAPI, admin: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
+    # The admin's token registers partners; partners' own requests are signed and ignore it.
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test", headers=admin) as client:
         yield client
 
 

@@ -104,12 +104,13 @@ def case_api_process(postgres_url_factory: Callable[[str], str], tmp_path: Path)
 
 @pytest.fixture
 async def gateway(
-    database_url: str, clock: FixedClock, case_api_process: CaseApiProcess, tmp_path: Path
+    database_url: str, clock: FixedClock, case_api_process: CaseApiProcess, tmp_path: Path, dev_key: DevKey
 ) -> AsyncIterator[FastAPI]:
     token_file = tmp_path / "case-api.token"
     token_file.write_text(case_api_process.token + "\n")  # what the stack (or a client-credentials sidecar) writes
     settings = Settings(
         database_url=database_url,
+        oidc_jwks_url=str(dev_key.jwks_path),
         case_api_url=case_api_process.url,
         case_api_token_file=token_file,
         default_team="team-noord",
@@ -169,9 +170,11 @@ class Partners:
 
 
 @pytest.fixture
-async def partners(gateway: FastAPI, clock: FixedClock, partner_messages: Any) -> AsyncIterator[Partners]:
+async def partners(
+    gateway: FastAPI, clock: FixedClock, partner_messages: Any, admin: dict[str, str]
+) -> AsyncIterator[Partners]:
     transport = httpx.ASGITransport(app=gateway)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test", headers=admin) as client:
         partners = Partners(client, gateway, clock, partner_messages, {})
         await partners.register("woonfriesland", "housing_corporation")
         await partners.register("deurwaarder-noord", "bailiff")

@@ -23,7 +23,17 @@ from partner_gateway.db import Base
 from partner_gateway.migrate import SCRIPT_LOCATION
 from service_kit.migrations import alembic_config, upgrade_to_head
 
-TABLES = {"partner", "subscription", "delivery", "processed_event", "inbound_message", "reference_map"}
+TABLES = {
+    "partner",
+    "subscription",
+    "delivery",
+    "delivery_attempt",
+    "processed_event",
+    "outbox",
+    "inbound_message",
+    "reference_map",
+    "signal_file",
+}
 
 
 async def schema_of(url: str) -> tuple[set[str], list[Any]]:

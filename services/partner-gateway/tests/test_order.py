@@ -49,10 +49,12 @@ async def send(sessions: Any, clock: Any, subscription_id: str, case_id: str, se
 async def test_a_case_s_second_delivery_waits_for_its_first_even_across_retries_and_holds_up_nobody_else(
     partners: Any, sessions: Any, clock: Any, receiver: WebhookReceiver, new_case_opened: Any
 ) -> None:
-    _, hook = await partners.partner(
+    corporation, hook = await partners.partner(
         PartnerKind.housing_corporation, event_types=["case.opened"], callback_url=receiver.url
     )
     case_a, case_b = new_case_opened(sequence=1), new_case_opened(sequence=7)
+    await partners.map_case(corporation, case_a.subject)
+    await partners.map_case(corporation, case_b.subject)
     # A second event of case A (case.opened again only because it is the event the kinds may receive).
     case_a_later = new_case_opened(case_a.subject, sequence=2)
     await fan(sessions, clock, case_a, case_a_later, case_b)

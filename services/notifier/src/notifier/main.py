@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from notifier.config import Settings, get_settings
 from notifier.notifications.metrics import install_notification_metrics
 from notifier.notifications.router import router as notifications_router
+from notifier.templating.router import router as templates_router
 from service_kit.app import create_service_app
 from service_kit.clock import Clock
 
@@ -19,7 +20,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         clock=clock,
         title="notifier",
         description=DESCRIPTION,
-        routers=[notifications_router],
+        routers=[notifications_router, templates_router],
     )
     install_notification_metrics(app)
     return app

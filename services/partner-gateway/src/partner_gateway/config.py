@@ -4,7 +4,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from service_kit.settings import ServiceSettings
@@ -17,6 +17,24 @@ class Settings(ServiceSettings):
     consumer_group: str = "partner-gateway"
     delivery_interval_seconds: float = 0.1
     delivery_timeout_seconds: float = 10.0
+    delivery_routing_window_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="How long a delivery to a corporation, bailiff or utility waits for the case to be mapped to "
+        "that partner (reference_map) before it is dropped unsent.",
+    )
+    relay_batch_size: int = Field(default=500, ge=1, description="Outbox rows the relay publishes per batch.")
+    relay_idle_interval_seconds: float = Field(default=0.2, gt=0, description="The relay's wait when idle.")
+
+    # Partner registry.
+    secret_rotation_grace_hours: float = Field(
+        default=72.0, ge=0, description="How long a rotated secret (inbound and outbound) stays valid."
+    )
+    partners_seed_file: Path | None = Field(
+        default=None,
+        description="A YAML file of partners and subscriptions created at API start-up when missing "
+        "(deploy/partners.example.yaml); existing partners are never overwritten.",
+    )
 
     # Inbound messages (POST /v1/partners/{partner_id}/messages).
     inbound_max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Larger bodies get 413.")
@@ -24,6 +42,8 @@ class Settings(ServiceSettings):
     inbound_rate_burst: int = Field(default=100, ge=1, description="Messages a partner may send at once.")
     inbound_interval_seconds: float = Field(default=0.2, gt=0, description="How often the inbound worker looks.")
     inbound_retry_max_seconds: float = Field(default=300.0, gt=0, description="Longest wait between attempts.")
+    # Signal files (POST /v1/partners/{partner_id}/signal-files): 100,000 rows are about 15 MB.
+    signal_file_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024, description="Larger files get 413.")
     # case-api, which the inbound worker forwards messages to.
     case_api_url: str = "http://127.0.0.1:8001"
     case_api_token_file: Path = Field(
@@ -37,6 +57,12 @@ class Settings(ServiceSettings):
         pattern=r"^[a-z0-9][a-z0-9-]*$",
         description="The area team of cases that partners' arrears signals open, unless the partner names its own.",
     )
+
+    @field_validator("partners_seed_file", mode="before")
+    @classmethod
+    def _no_seed_file_when_empty(cls, value: object) -> object:
+        # GATEWAY_PARTNERS_SEED_FILE= (empty, as in .env.example) means no seed file, not the current directory.
+        return None if value == "" else value
 
 
 @lru_cache

@@ -1,14 +1,20 @@
 """create_app(): the partner gateway's API (uvicorn --factory partner_gateway.main:create_app); its
 consumer, delivery worker and inbound worker run as workers of their own."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from partner_gateway.config import Settings, get_settings
 from partner_gateway.deliveries.metrics import install_delivery_metrics
+from partner_gateway.deliveries.router import router as deliveries_router
 from partner_gateway.inbound.rate_limit import RateLimiter, TooManyMessages
 from partner_gateway.inbound.router import router as inbound_router
 from partner_gateway.partners.router import router as partners_router
+from partner_gateway.partners.seed import apply_seed, load_seed
+from partner_gateway.signal_files.router import router as signal_files_router
 from service_kit.app import create_service_app
 from service_kit.clock import Clock, SystemClock
 from service_kit.errors import problem
@@ -34,7 +40,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         clock=clock,
         title="partner-gateway",
         description=DESCRIPTION,
-        routers=[partners_router, inbound_router],
+        routers=[partners_router, deliveries_router, inbound_router, signal_files_router],
     )
     # In this process's memory: each API process limits on its own (inbound/rate_limit.py).
     app.state.inbound_limiter = RateLimiter(
@@ -42,4 +48,22 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     )
     app.add_exception_handler(TooManyMessages, _too_many_messages)
     install_delivery_metrics(app)
+    if settings.partners_seed_file is not None:
+        _seed_at_start(app, settings)
     return app
+
+
+def _seed_at_start(app: FastAPI, settings: Settings) -> None:
+    """Apply GATEWAY_PARTNERS_SEED_FILE once the lifespan has opened the database; a bad file stops the start."""
+    assert settings.partners_seed_file is not None
+    seed = load_seed(settings.partners_seed_file)  # read now: a missing variable fails before anything runs
+    opened = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with opened(app):
+            async with app.state.session_factory() as session, session.begin():
+                await apply_seed(session, seed=seed, clock=app.state.clock)
+            yield
+
+    app.router.lifespan_context = lifespan

@@ -13,11 +13,13 @@ class Received:
 
 
 class WebhookReceiver:
-    """Answers every POST with `status` (200 unless set) and keeps what it received, in order."""
+    """Answers every POST with `status` (200 unless set) and `headers` (e.g. Retry-After) and keeps what it
+    received with a 2xx, in order."""
 
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.status = 200
+        self.headers: dict[str, str] = {}
         self._lock = threading.Lock()
         receiver = self
 
@@ -27,11 +29,14 @@ class WebhookReceiver:
                 body = self.rfile.read(length)
                 with receiver._lock:
                     status = receiver.status
+                    extra = dict(receiver.headers)
                     if 200 <= status < 300:
                         receiver.received.append(
                             Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                         )
                 self.send_response(status)
+                for name, value in extra.items():
+                    self.send_header(name, value)
                 self.send_header("content-length", "0")
                 self.end_headers()
 

@@ -83,7 +83,7 @@ The eviction-prevention platform is running.
   notifier         {stack.url("notifier")}/docs
   partner-gateway  {stack.url("partner-gateway")}/docs
   Kafka            {broker.bootstrap_servers}
-  message outbox   {stack.outbox_dir}   (e-mails as .eml, SMS and letters as files)
+  message outbox   {stack.outbox_dir}   (e-mails as .eml, SMS as text, letters as PDF)
   logs             {stack.log_dir}
   signing key      {stack.oidc_dir}   (tokens: make token ROLE=... TEAM=...)
 Try it: get a token, report a made-up household's arrears, then look in the message outbox:

@@ -25,7 +25,7 @@ PACKAGE = {"case-api": "case_api", "notifier": "notifier", "partner-gateway": "p
 WORKERS = {
     "case-api": ("outbox_relay", "deadlines", "retention"),
     "notifier": ("consumer", "dispatcher"),
-    "partner-gateway": ("consumer", "delivery", "inbound"),
+    "partner-gateway": ("consumer", "delivery", "inbound", "outbox_relay"),
 }
 
 

@@ -1,6 +1,7 @@
 """The small interface every channel implements: one class per integration (SMTP, SMS, printer, files)."""
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Protocol
 
 
@@ -15,6 +16,11 @@ class OutgoingMessage:
     body: str
     recipient: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    template_version: str = ""
+    reference: str = ""
+    # A letter's address block: the reader's name, then the address lines.
+    postal_address: tuple[str, ...] = ()
+    written_on: date | None = None
 
 
 @dataclass(frozen=True)

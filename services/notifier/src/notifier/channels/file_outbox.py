@@ -1,18 +1,22 @@
 """The local channel of `make run`: each message becomes a file in the outbox folder (.eml for e-mail)."""
 
 import asyncio
+from datetime import date
 from email.message import EmailMessage
 from pathlib import Path
 
 from notifier.channels.base import HandOver, OutgoingMessage
+from notifier.channels.letter import render_letter_pdf
+from notifier.templating.context import Sender
 
-SUFFIX = {"email": ".eml", "sms": ".sms.txt", "letter": ".letter.txt", "caseworker_task": ".task.txt"}
+SUFFIX = {"email": ".eml", "sms": ".sms.txt", "letter": ".pdf", "caseworker_task": ".task.txt"}
 
 
 class FileOutboxChannel:
-    def __init__(self, name: str, folder: Path) -> None:
+    def __init__(self, name: str, folder: Path, *, sender: Sender | None = None) -> None:
         self.name = name
         self._folder = folder
+        self._sender = sender or Sender()
 
     async def send(self, message: OutgoingMessage) -> HandOver:
         path = self._folder / f"{message.notification_id}{SUFFIX.get(self.name, '.txt')}"
@@ -27,8 +31,12 @@ class FileOutboxChannel:
             email["To"] = message.recipient or "household@example.invalid"
             email["X-Notification-Id"] = message.notification_id
             email["X-Moment"] = message.moment
+            email["X-Template-Version"] = message.template_version
             email.set_content(message.body)
+            email["Content-Language"] = message.language  # set_content clears Content-* headers
             content = email.as_bytes()
+        elif self.name == "letter":
+            content = render_letter_pdf(message, sender=self._sender, written_on=message.written_on or date.today())
         else:
             content = f"{message.subject}\n\n{message.body}\n".encode()
         # Written under a temporary name and renamed, so a reader never sees half a message and a

@@ -49,6 +49,8 @@ class Notification(Base):
     status: Mapped[Status] = mapped_column(EnumText(Status, 20), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     caused_by_event: Mapped[str] = mapped_column(String(36))
+    # The version of the template file the message was rendered from (templates/<moment>/<channel>.<lang>.j2).
+    template_version: Mapped[str | None] = mapped_column(String(40), default=None)
     provider_reference: Mapped[str | None] = mapped_column(String(200), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

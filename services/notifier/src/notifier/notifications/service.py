@@ -1,23 +1,19 @@
 """Which messages a case event asks for, and handing requested messages to their channel."""
 
+import logging
 import uuid
-from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eviction_schemas.envelope import CloudEvent
 from notifier.channels.base import Channel, OutgoingMessage
 from notifier.notifications.models import Moment, Notification, Status
 from notifier.notifications.repository import NotificationRepository
+from notifier.templating.catalog import RenderedMessage, reference_of, render
+from notifier.templating.context import ContactLookup, Household, Sender
 from service_kit.clock import Clock
 
-TEMPLATES = Environment(
-    loader=FileSystemLoader(Path(__file__).parent.parent / "templates"),
-    undefined=StrictUndefined,  # a missing placeholder is an error, never an empty gap in a letter
-    autoescape=False,  # noqa: S701 - plain-text templates; HTML templates get their own environment
-    keep_trailing_newline=True,
-)
+log = logging.getLogger(__name__)
 
 CASE_OPENED = "nl.eviction-prevention.case.opened"
 # Which moment a case event starts; the full table of spec/notifications.md grows here.
@@ -62,21 +58,46 @@ async def request_for_event(session: AsyncSession, *, event: CloudEvent, clock: 
     return requested
 
 
-def render(notification: Notification) -> tuple[str, str]:
-    template = TEMPLATES.get_template(f"{notification.moment}/{notification.channel}.{notification.language}.j2")
-    text = template.render(reference=notification.case_id[:8].upper())
-    subject, _, body = text.partition("\n")
-    return subject.strip(), body
+def render_notification(notification: Notification, *, household: Household, sender: Sender) -> RenderedMessage:
+    return render(
+        f"{notification.moment}.{notification.channel}",
+        language=notification.language,
+        household=household,
+        sender=sender,
+        reference=reference_of(notification.case_id),
+    )
+
+
+def recipient_of(channel: str, household: Household) -> str | None:
+    return {"email": household.email, "sms": household.mobile}.get(channel)
 
 
 async def dispatch_requested(
-    session: AsyncSession, *, channels: dict[str, Channel], clock: Clock, limit: int = 100
+    session: AsyncSession,
+    *,
+    channels: dict[str, Channel],
+    clock: Clock,
+    contacts: ContactLookup,
+    sender: Sender | None = None,
+    limit: int = 100,
 ) -> int:
-    """Hand requested notifications to their channel; returns how many were handed over."""
+    """Hand requested notifications to their channel; returns how many were handed over.
+
+    The household (name, addresses) comes from `contacts` at send time, never from the event. When it cannot tell
+    who the household is, the notification stays requested and nothing is sent.
+    """
+    sender = sender or Sender()
     handed = 0
     for notification in await NotificationRepository(session).claim_requested(limit):
-        subject, body = render(notification)
+        household = await contacts.household(notification.case_id)
+        if household is None:
+            log.warning(
+                "no contact details for case %s: notification %s stays requested", notification.case_id, notification.id
+            )
+            continue
+        rendered = render_notification(notification, household=household, sender=sender)
         notification.attempts += 1
+        notification.template_version = rendered.version
         result = await channels[notification.channel].send(
             OutgoingMessage(
                 notification_id=notification.id,
@@ -84,8 +105,13 @@ async def dispatch_requested(
                 moment=notification.moment,
                 channel=notification.channel,
                 language=notification.language,
-                subject=subject,
-                body=body,
+                subject=rendered.subject,
+                body=rendered.body,
+                recipient=recipient_of(notification.channel, household),
+                template_version=rendered.version,
+                reference=reference_of(notification.case_id),
+                postal_address=(household.full_name, *household.address_lines),
+                written_on=clock.now().date(),
             )
         )
         if result.accepted:

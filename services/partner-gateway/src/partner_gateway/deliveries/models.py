@@ -39,5 +39,22 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(String(500), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Attempts made before the current run of the retry schedule (a replay starts the schedule again).
+    schedule_start: Mapped[int] = mapped_column(Integer, default=0)
+    # Set when the attempt answered 410 or was refused for good (4xx): why the delivery stopped.
+    gave_up_reason: Mapped[str | None] = mapped_column(String(40), default=None)
     # W3C trace context of the consumer's handling of the event: the webhook request continues that trace.
     traceparent: Mapped[str | None] = mapped_column(String(55), default=None)
+
+
+class DeliveryAttempt(Base):
+    """One HTTP attempt of a delivery: the delivery log a partner's support desk reads."""
+
+    __tablename__ = "delivery_attempt"
+
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("delivery.id", ondelete="CASCADE"), primary_key=True)
+    attempt: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    error: Mapped[str | None] = mapped_column(String(500), default=None)
+    duration_ms: Mapped[int] = mapped_column(Integer)

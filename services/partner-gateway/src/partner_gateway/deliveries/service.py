@@ -2,9 +2,12 @@
 
 import json
 import logging
+import time
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
 
 import httpx
 from opentelemetry.trace import SpanKind
@@ -14,13 +17,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from standardwebhooks.webhooks import Webhook
 
-from eviction_schemas.envelope import CloudEvent
+from eviction_schemas.envelope import CloudEvent, make_event
+from eviction_schemas.registry import validate_data
+from partner_gateway.config import Settings, get_settings
+from partner_gateway.db import OutboxRecord
 from partner_gateway.deliveries.minimisation import event_name, may_receive, minimise
-from partner_gateway.deliveries.models import Delivery, DeliveryStatus
-from partner_gateway.partners.models import Partner
+from partner_gateway.deliveries.models import Delivery, DeliveryAttempt, DeliveryStatus
+from partner_gateway.inbound.models import ReferenceMap
+from partner_gateway.partners.models import Partner, PartnerKind, Subscription
 from partner_gateway.partners.repository import PartnerRepository
 from service_kit.clock import Clock
 from service_kit.db import supports_skip_locked
+from service_kit.errors import Conflict, NotFound
+from service_kit.outbox import add_event
 from service_kit.tracing import current_traceparent, span
 
 log = logging.getLogger(__name__)
@@ -44,6 +53,12 @@ RETRY_SCHEDULE = (
     timedelta(hours=14),
     timedelta(hours=24),
 )
+# Answers worth asking again besides 5xx: Too Many Requests (with Retry-After honoured). 410 disables the endpoint.
+RETRIED_STATUSES = frozenset({429})
+# Kinds that receive their own cases only (contract.md): a case reaches them once reference_map ties it to them.
+SCOPED_KINDS = frozenset({PartnerKind.housing_corporation, PartnerKind.bailiff, PartnerKind.utility})
+# How often a delivery whose case is not (yet) mapped to its partner looks again, within the routing window.
+ROUTING_RECHECK = timedelta(seconds=2)
 
 
 async def fan_out(session: AsyncSession, *, event: CloudEvent, clock: Clock) -> list[Delivery]:
@@ -99,11 +114,24 @@ async def due_deliveries(session: AsyncSession, *, now: datetime, limit: int) ->
     return (await session.scalars(query)).all()
 
 
-async def deliver(session: AsyncSession, *, delivery: Delivery, http: httpx.AsyncClient, clock: Clock) -> bool:
+async def deliver(
+    session: AsyncSession,
+    *,
+    delivery: Delivery,
+    http: httpx.AsyncClient,
+    clock: Clock,
+    settings: Settings | None = None,
+) -> bool:
     """One signed attempt; on failure the next attempt is scheduled, or the delivery is given up. The request
     carries a `traceparent` that continues the trace of the event."""
+    settings = settings or get_settings()
     with span("webhook deliver", traceparent=delivery.traceparent, kind=SpanKind.CLIENT):
-        delivered = await _attempt(session, delivery=delivery, http=http, clock=clock)
+        attempts_before = delivery.attempts
+        delivered = await _attempt(session, delivery=delivery, http=http, clock=clock, settings=settings)
+        if delivery.attempts == attempts_before and delivery.status is DeliveryStatus.pending:
+            # Not sent: its case is not (yet) mapped to this partner. Not an attempt, so not counted.
+            log.debug("delivery %s waits for its case to map to partner %s", delivery.id, delivery.partner_id)
+            return False
         outcome = "delivered" if delivered else "gave_up" if delivery.status is DeliveryStatus.gave_up else "retry"
         DELIVERY_ATTEMPTS.labels(outcome).inc()
         log.info(
@@ -118,47 +146,257 @@ async def deliver(session: AsyncSession, *, delivery: Delivery, http: httpx.Asyn
     return delivered
 
 
-async def _attempt(session: AsyncSession, *, delivery: Delivery, http: httpx.AsyncClient, clock: Clock) -> bool:
-    from partner_gateway.partners.models import Subscription
+def sign(partner: Partner, *, webhook_id: str, at: datetime, body: str) -> str:
+    """The webhook-signature header: one `v1,` signature per valid outbound secret, space-separated (Standard
+    Webhooks), so a partner that still checks with the previous secret keeps working during a rotation."""
+    return " ".join(Webhook(secret).sign(webhook_id, at, body) for secret in partner.outbound_secrets(at))
 
+
+async def _routed(session: AsyncSession, *, delivery: Delivery, partner: Partner, now: datetime, window: float) -> bool:
+    """Whether the case is this partner's (reference_map) for the kinds that see their own cases only. An unmapped
+    case waits `window` (the inbound worker may still be writing the mapping), then the delivery is dropped."""
+    if partner.kind not in SCOPED_KINDS:
+        return True
+    mapped = await session.scalar(
+        select(ReferenceMap.case_id)
+        .where(ReferenceMap.partner_id == partner.id, ReferenceMap.case_id == delivery.case_id)
+        .limit(1)
+    )
+    if mapped is not None:
+        return True
+    if now - delivery.created_at >= timedelta(seconds=window):
+        await session.delete(delivery)  # not this partner's case: nothing of it is kept for the partner
+    else:
+        delivery.next_attempt_at = now + ROUTING_RECHECK
+    return False
+
+
+async def _attempt(
+    session: AsyncSession, *, delivery: Delivery, http: httpx.AsyncClient, clock: Clock, settings: Settings
+) -> bool:
     subscription = await session.get(Subscription, delivery.subscription_id)
     partner = await session.get(Partner, delivery.partner_id)
     assert subscription is not None
     assert partner is not None
     now = clock.now()
+    if not await _routed(
+        session, delivery=delivery, partner=partner, now=now, window=settings.delivery_routing_window_seconds
+    ):
+        return False
+    if not subscription.active:
+        await _give_up(session, delivery, reason="endpoint_disabled", now=now, settings=settings)
+        return False
     body = delivery.payload.decode()
-    signature = Webhook(partner.outbound_secret).sign(delivery.id, now, body)
     headers = {
         "content-type": "application/json",
+        # The same webhook-id on every retry and replay: it is the same message, so a partner dedupes on it.
         "webhook-id": delivery.id,
         "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": signature,
+        "webhook-signature": sign(partner, webhook_id=delivery.id, at=now, body=body),
     }
     traceparent = current_traceparent()
     if traceparent:
         headers["traceparent"] = traceparent
     delivery.attempts += 1
+    started = time.perf_counter()
     try:
         response = await http.post(subscription.callback_url, content=body, headers=headers)
-    except httpx.HTTPError as error:
-        _schedule_retry(delivery, now=now, status=None, error=f"{type(error).__name__}: {error}")
+    except httpx.HTTPError as failure:
+        message = f"{type(failure).__name__}: {failure}"[:500]
+        _log_attempt(session, delivery, at=now, started=started, status=None, error=message)
+        await _schedule_retry(session, delivery, now=now, status=None, error=message, settings=settings)
         return False
-    if 200 <= response.status_code < 300:
+    code = response.status_code
+    if 200 <= code < 300:
+        _log_attempt(session, delivery, at=now, started=started, status=code, error=None)
         delivery.status = DeliveryStatus.delivered
         delivery.delivered_at = now
-        delivery.last_status_code = response.status_code
+        delivery.last_status_code = code
+        delivery.last_error = None
         return True
-    _schedule_retry(delivery, now=now, status=response.status_code, error=response.text[:200])
+    error = response.text[:200]
+    _log_attempt(session, delivery, at=now, started=started, status=code, error=error)
+    delivery.last_status_code = code
+    delivery.last_error = error
+    if code == 410:
+        # Gone: the partner retired this endpoint. Stop sending to it at all (contract.md, outbound).
+        await _give_up(session, delivery, reason="endpoint_gone", now=now, settings=settings)
+        await disable_subscription(session, subscription=subscription, now=now, settings=settings)
+        return False
+    if code in RETRIED_STATUSES or code >= 500:
+        retry_after = parse_retry_after(response.headers.get("retry-after"), now=now)
+        await _schedule_retry(
+            session, delivery, now=now, status=code, error=error, settings=settings, at_least=retry_after
+        )
+        return False
+    # Any other answer (4xx, 3xx: redirects are not followed) will not change by asking again.
+    await _give_up(session, delivery, reason="refused", now=now, settings=settings)
     return False
 
 
-def _schedule_retry(delivery: Delivery, *, now: datetime, status: int | None, error: str) -> None:
+def _log_attempt(
+    session: AsyncSession, delivery: Delivery, *, at: datetime, started: float, status: int | None, error: str | None
+) -> None:
+    session.add(
+        DeliveryAttempt(
+            delivery_id=delivery.id,
+            attempt=delivery.attempts,
+            at=at,
+            status_code=status,
+            error=error,
+            duration_ms=round((time.perf_counter() - started) * 1000),
+        )
+    )
+
+
+def parse_retry_after(value: str | None, *, now: datetime) -> timedelta | None:
+    """Retry-After as delay-seconds or an HTTP date (RFC 9110 10.2.3); None when absent or unreadable. Capped at
+    the schedule's longest step, so an endpoint cannot park a delivery for ever."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        delay = timedelta(seconds=int(value))
+    else:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        delay = when - now
+    return min(max(delay, timedelta(0)), RETRY_SCHEDULE[-1])
+
+
+async def _schedule_retry(
+    session: AsyncSession,
+    delivery: Delivery,
+    *,
+    now: datetime,
+    status: int | None,
+    error: str,
+    settings: Settings,
+    at_least: timedelta | None = None,
+) -> None:
     delivery.last_status_code = status
     delivery.last_error = error[:500]
-    if delivery.attempts > len(RETRY_SCHEDULE):
-        delivery.status = DeliveryStatus.gave_up
+    step = delivery.attempts - delivery.schedule_start
+    if step > len(RETRY_SCHEDULE):
+        await _give_up(session, delivery, reason="retries_exhausted", now=now, settings=settings)
         return
-    delivery.next_attempt_at = now + RETRY_SCHEDULE[delivery.attempts - 1]
+    wait = RETRY_SCHEDULE[step - 1]
+    if at_least is not None and at_least > wait:
+        wait = at_least  # the endpoint asked for a longer pause (429/503 with Retry-After)
+    delivery.next_attempt_at = now + wait
+
+
+async def _give_up(
+    session: AsyncSession, delivery: Delivery, *, reason: str, now: datetime, settings: Settings
+) -> None:
+    """Stop trying, and report it as partner.delivery-failed through the gateway's outbox (same transaction)."""
+    delivery.status = DeliveryStatus.gave_up
+    delivery.gave_up_reason = reason
+    partner = await session.get(Partner, delivery.partner_id)
+    assert partner is not None
+    data: dict[str, Any] = {
+        "partner_id": partner.id,
+        "partner_kind": partner.kind.value,
+        "delivery_id": delivery.id,
+        "message_type": event_name(delivery.event_type),
+        "idempotency_key": delivery.id,
+        "attempts": max(delivery.attempts, 1),
+        "reason_code": reason,
+    }
+    if delivery.last_status_code is not None:
+        data["last_http_status"] = delivery.last_status_code
+    validate_data("partner.delivery-failed", data)
+    event = make_event(
+        event="partner.delivery-failed",
+        source_service=settings.service_name,
+        oin=settings.oin,
+        subject=delivery.case_id,
+        # The gateway's own sequence per case: time-based, so it rises for every event of the case it reports.
+        sequence=_time_sequence(now),
+        data=data,
+        time=now,
+        traceparent=current_traceparent() or delivery.traceparent,
+    )
+    add_event(session, OutboxRecord, topic=settings.partner_events_topic, event=event, now=now)
+
+
+_last_sequence = 0
+
+
+def _time_sequence(now: datetime) -> int:
+    """Microseconds since the epoch, strictly increasing within this process (two give-ups in one instant)."""
+    global _last_sequence
+    _last_sequence = max(_last_sequence + 1, int(now.timestamp() * 1_000_000))
+    return _last_sequence
+
+
+async def disable_subscription(
+    session: AsyncSession, *, subscription: Subscription, now: datetime, settings: Settings
+) -> list[Delivery]:
+    """Switch a subscription off and give up its pending deliveries (reported as endpoint_disabled)."""
+    subscription.active = False
+    await session.flush()  # a delivery given up just now is not pending any more
+    pending = (
+        await session.scalars(
+            select(Delivery).where(
+                Delivery.subscription_id == subscription.id, Delivery.status == DeliveryStatus.pending
+            )
+        )
+    ).all()
+    for delivery in pending:
+        await _give_up(session, delivery, reason="endpoint_disabled", now=now, settings=settings)
+    return list(pending)
+
+
+async def replay(session: AsyncSession, *, partner_id: str, delivery_id: str, clock: Clock) -> Delivery:
+    """Queue a delivered or given-up delivery again. It is the same message, so it keeps its webhook-id; the
+    retry schedule starts again from its first step."""
+    delivery = await get_delivery(session, partner_id=partner_id, delivery_id=delivery_id)
+    if delivery.status is DeliveryStatus.pending:
+        raise Conflict(f"delivery {delivery_id} is still pending; it will be tried again by itself", field="status")
+    subscription = await session.get(Subscription, delivery.subscription_id)
+    assert subscription is not None
+    if not subscription.active:
+        raise Conflict(
+            f"subscription {subscription.id} is inactive (e.g. its endpoint answered 410); subscribe again first",
+            field="subscription_id",
+        )
+    delivery.status = DeliveryStatus.pending
+    delivery.schedule_start = delivery.attempts
+    delivery.gave_up_reason = None
+    delivery.next_attempt_at = clock.now()
+    return delivery
+
+
+async def get_delivery(session: AsyncSession, *, partner_id: str, delivery_id: str) -> Delivery:
+    """A delivery of this partner; another partner's delivery is as unknown as a missing one (404)."""
+    delivery = await session.get(Delivery, delivery_id)
+    if delivery is None or delivery.partner_id != partner_id:
+        raise NotFound(f"partner {partner_id} has no delivery {delivery_id}", field="delivery_id")
+    return delivery
+
+
+async def list_deliveries(
+    session: AsyncSession, *, partner_id: str, status: DeliveryStatus | None, limit: int, offset: int
+) -> tuple[list[Delivery], int]:
+    if await session.get(Partner, partner_id) is None:
+        raise NotFound(f"no partner with id {partner_id}", field="partner_id")
+    where = [Delivery.partner_id == partner_id]
+    if status is not None:
+        where.append(Delivery.status == status)
+    total = await session.scalar(select(func.count()).select_from(Delivery).where(*where))
+    query = select(Delivery).where(*where).order_by(Delivery.created_at.desc(), Delivery.id).limit(limit).offset(offset)
+    return list((await session.scalars(query)).all()), int(total or 0)
+
+
+async def list_attempts(session: AsyncSession, *, partner_id: str, delivery_id: str) -> list[DeliveryAttempt]:
+    await get_delivery(session, partner_id=partner_id, delivery_id=delivery_id)
+    query = select(DeliveryAttempt).where(DeliveryAttempt.delivery_id == delivery_id).order_by(DeliveryAttempt.attempt)
+    return list((await session.scalars(query)).all())
 
 
 async def count_by_status_and_attempts(session: AsyncSession) -> list[tuple[DeliveryStatus, int, int]]:

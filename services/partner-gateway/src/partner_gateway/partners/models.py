@@ -26,6 +26,9 @@ class Partner(Base):
     kind: Mapped[PartnerKind] = mapped_column(EnumText(PartnerKind, 30))
     # Standard Webhooks secret (whsec_...) that signs what we send to this partner.
     outbound_secret: Mapped[str] = mapped_column(String(200))
+    # During a rotation deliveries carry a second signature with the previous secret until this time.
+    previous_outbound_secret: Mapped[str | None] = mapped_column(String(200), default=None)
+    previous_outbound_secret_valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # Standard Webhooks secret (whsec_...) that the partner signs its messages to us with. Stored as given (like
     # outbound_secret): both are shared HMAC keys the gateway must read back, so hashing is not an option, and
     # encrypting them at rest with a key from the environment is still to do. None: the partner cannot send.
@@ -43,6 +46,14 @@ class Partner(Base):
         valid_until = self.previous_inbound_secret_valid_until
         if self.previous_inbound_secret and valid_until is not None and now < valid_until:
             secrets.append(self.previous_inbound_secret)
+        return secrets
+
+    def outbound_secrets(self, now: datetime) -> list[str]:
+        """The secrets a delivery is signed with at `now`: current, then previous in grace (both signatures)."""
+        secrets = [self.outbound_secret]
+        valid_until = self.previous_outbound_secret_valid_until
+        if self.previous_outbound_secret and valid_until is not None and now < valid_until:
+            secrets.append(self.previous_outbound_secret)
         return secrets
 
 

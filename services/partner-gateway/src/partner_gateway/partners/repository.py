@@ -23,3 +23,7 @@ class PartnerRepository:
             select(Subscription, Partner).join(Partner).where(Subscription.active.is_(True))
         )
         return [(subscription, partner) for subscription, partner in result.all()]
+
+    async def subscriptions_of(self, partner_id: str) -> Sequence[Subscription]:
+        query = select(Subscription).where(Subscription.partner_id == partner_id).order_by(Subscription.created_at)
+        return (await self._session.scalars(query)).all()

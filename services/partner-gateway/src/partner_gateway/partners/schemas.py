@@ -60,3 +60,26 @@ class SubscriptionRead(BaseModel):
     event_types: list[str]
     callback_url: str
     active: bool
+
+
+class SubscriptionList(BaseModel):
+    items: list[SubscriptionRead]
+
+
+class SecretRotation(BaseModel):
+    """New secrets; a side left out gets a new secret made by the gateway (shown once, in the answer)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    inbound_secret: str | None = Field(default=None, pattern=WHSEC, description="The partner's new inbound secret")
+    outbound_secret: str | None = Field(default=None, pattern=WHSEC, description="The new outbound secret")
+
+
+class SecretsRotated(BaseModel):
+    """The current secrets after a rotation, to hand to the partner; the previous ones stay valid until
+    `previous_valid_until`."""
+
+    partner_id: str
+    inbound_secret: str
+    outbound_secret: str
+    previous_valid_until: datetime

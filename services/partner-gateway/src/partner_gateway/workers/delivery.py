@@ -26,7 +26,7 @@ async def run_deliveries(stop: asyncio.Event) -> None:
                 try:
                     async with sessions() as session, session.begin():
                         for delivery in await due_deliveries(session, now=clock.now(), limit=100):
-                            sent += await deliver(session, delivery=delivery, http=http, clock=clock)
+                            sent += await deliver(session, delivery=delivery, http=http, clock=clock, settings=settings)
                 except Exception:
                     log.exception("delivery round failed; deliveries stay pending")
                 if not sent:

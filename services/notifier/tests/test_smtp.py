@@ -1,0 +1,114 @@
+"""The SMTP channel against a real SMTP server process on loopback (aiosmtpd with a folder sink)."""
+
+import asyncio
+import email
+import email.policy
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devinfra.ports import free_port
+from notifier.channels.base import OutgoingMessage
+from notifier.channels.smtp import SmtpChannel
+from notifier.templating.catalog import render
+from notifier.templating.context import PLACEHOLDER_HOUSEHOLD, Sender
+
+
+def wait_for_port(process: "subprocess.Popen[bytes]", port: int) -> None:
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            return
+        except OSError:
+            if process.poll() is not None:
+                raise AssertionError(process.stderr.read().decode() if process.stderr else "aiosmtpd died") from None
+            time.sleep(0.05)
+    raise AssertionError(f"aiosmtpd did not listen on {port}")
+
+
+@pytest.fixture
+def smtp_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    port, folder = free_port(), tmp_path / "received"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            f"127.0.0.1:{port}",
+            "-c",
+            "devinfra.smtp_sink.FolderSink",
+            str(folder),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for_port(process, port)
+        yield port, folder
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.mark.parametrize("language", ["nl", "fy", "en"])
+async def test_an_m4_email_arrives_at_a_real_smtp_server(smtp_server: tuple[int, Path], language: str) -> None:
+    port, folder = smtp_server
+    rendered = render(
+        "M4.email", language=language, household=PLACEHOLDER_HOUSEHOLD, sender=Sender(), reference="AB12CD34"
+    )
+    channel = SmtpChannel(
+        host="127.0.0.1",
+        port=port,
+        starttls=False,
+        username="",
+        password="",
+        sender="Gemeente Proefdam <geldzorgen@proefdam.example>",
+    )
+    message = OutgoingMessage(
+        notification_id=f"notification-{language}",
+        case_id="ab12cd34",
+        moment="M4",
+        channel="email",
+        language=language,
+        subject=rendered.subject,
+        body=rendered.body,
+        recipient="jelle.testhuis@example.invalid",
+        template_version=rendered.version,
+    )
+    handover = await channel.send(message)
+    assert handover.accepted, handover.reason
+    assert handover.provider_reference == f"<notification-{language}@proefdam.example>"
+
+    for _ in range(100):
+        received = list(folder.glob("*.eml"))
+        if received:
+            break
+        await asyncio.sleep(0.05)
+    [eml] = received
+    got = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert got["Subject"] == rendered.subject
+    assert got["To"] == "jelle.testhuis@example.invalid"
+    assert got["Message-ID"] == f"<notification-{language}@proefdam.example>"
+    assert got["Content-Language"] == language
+    assert got["X-Template-Version"] == "1"
+    body = got.get_body()
+    assert body is not None
+    assert "14 0511" in body.get_content()
+    assert "Jelle Testhuis" in body.get_content()
+
+
+async def test_an_smtp_server_that_is_down_is_a_temporary_failure() -> None:
+    channel = SmtpChannel(
+        host="127.0.0.1", port=free_port(), starttls=False, username="", password="", sender="x@y.example", timeout=2
+    )
+    message = OutgoingMessage("n1", "c1", "M1", "email", "nl", "s", "b", recipient="a@b.example")
+    handover = await channel.send(message)
+    assert not handover.accepted
+    assert not handover.permanent

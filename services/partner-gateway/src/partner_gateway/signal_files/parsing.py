@@ -1,0 +1,205 @@
+"""Reading a signal file (contract.md, "Batch"): UTF-8 with a header row, `;` or `,` separated, one signal a row.
+
+Each row is checked on its own, column by column, by compiled rules that mirror `inbound/schemas/
+arrears.reported.json` (a JSON Schema validator per row would take most of the one-minute budget for 100,000
+rows); a good row becomes the `data` of an `arrears.reported` message. Errors name the column and what is wrong,
+never the value: the values are tenants' personal data.
+"""
+
+import csv
+import io
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+COLUMNS = (
+    "reference",
+    "initials",
+    "surname_prefix",
+    "surname",
+    "street",
+    "house_number",
+    "house_number_suffix",
+    "postcode",
+    "city",
+    "email",
+    "mobile",
+    "arrears_amount",
+    "arrears_since",
+    "signal_date",
+    "crisis",
+    "consent_given",
+)
+OPTIONAL = frozenset({"surname_prefix", "house_number_suffix", "email", "mobile", "crisis"})
+
+POSTCODE = re.compile(r"^([1-9][0-9]{3}) ?([A-Za-z]{2})$")
+HOUSE_NUMBER = re.compile(r"^[0-9]{1,10}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MOBILE = re.compile(r"^(\+316|06)[0-9]{8}$")
+# Euros with a decimal comma (Dutch exports) or point, at most two decimals, no thousands separators.
+AMOUNT = re.compile(r"^([0-9]{1,7})(?:[.,]([0-9]{1,2}))?$")
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+YES_NO = {"yes": True, "no": False}
+MAX_LENGTH = {
+    "reference": 100,
+    "initials": 20,
+    "surname_prefix": 20,
+    "surname": 200,
+    "street": 200,
+    "house_number_suffix": 10,
+    "city": 100,
+    "email": 254,
+}
+
+
+class BadHeader(ValueError):
+    """The header row is not the contract's list of columns; `column` names the first one to fix."""
+
+    def __init__(self, message: str, column: str) -> None:
+        super().__init__(message)
+        self.column = column
+
+
+@dataclass
+class ParsedRow:
+    row: int  # the header is row 1
+    reference: str = ""
+    data: dict[str, Any] = field(default_factory=dict)  # the arrears.reported data of a good row
+    consent_given: bool = False
+    errors: list[dict[str, str]] = field(default_factory=list)  # [{"column", "message"}]
+
+
+def delimiter_of(header_line: str) -> str:
+    """`;` or `,`, whichever the header row uses (the column names contain neither)."""
+    return ";" if header_line.count(";") > header_line.count(",") else ","
+
+
+def read_rows(text: str) -> Iterator[ParsedRow]:
+    """Every data row of the file, checked; raises BadHeader when the header row is not the contract's."""
+    text = text.removeprefix("\ufeff")  # a byte-order mark, as spreadsheet programs write
+    first_line = text.split("\n", 1)[0]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter_of(first_line), quotechar='"')
+    header = [name.strip().lower() for name in next(reader, [])]
+    if not any(header):
+        raise BadHeader("the file has no header row", column="")
+    for name in COLUMNS:
+        if name not in header:
+            raise BadHeader(f"the header row has no column {name}", column=name)
+    unknown = [name for name in header if name not in COLUMNS]
+    if unknown:
+        raise BadHeader(f"the header row has a column that is not in the contract: {unknown[0]}", column=unknown[0])
+    if len(set(header)) != len(header):
+        twice = next(name for name in header if header.count(name) > 1)
+        raise BadHeader(f"the header row names column {twice} twice", column=twice)
+    positions = [(name, header.index(name)) for name in COLUMNS]
+    seen: dict[str, int] = {}
+    for number, values in enumerate(reader, start=2):
+        if not any(value.strip() for value in values):
+            continue  # blank lines, e.g. at the end
+        parsed = check_row(number, values, positions)
+        if not parsed.errors:
+            earlier = seen.setdefault(parsed.reference, number)
+            if earlier != number:
+                parsed.errors.append({"column": "reference", "message": f"repeats the reference of row {earlier}"})
+        yield parsed
+
+
+def check_row(number: int, values: list[str], positions: list[tuple[str, int]]) -> ParsedRow:
+    parsed = ParsedRow(row=number)
+    errors = parsed.errors
+    cells: dict[str, str] = {}
+    for name, position in positions:
+        if position >= len(values):
+            errors.append({"column": name, "message": "is missing: the row has fewer fields than the header"})
+            continue
+        cells[name] = values[position].strip()
+    if len(values) > len(positions):
+        errors.append({"column": "", "message": "the row has more fields than the header"})
+    for name, value in cells.items():
+        if not value:
+            if name not in OPTIONAL:
+                errors.append({"column": name, "message": "is required"})
+            continue
+        check = CHECKS.get(name)
+        result = check(value) if check else value
+        if isinstance(result, Problem):
+            errors.append({"column": name, "message": result.message})
+            continue
+        limit = MAX_LENGTH.get(name)
+        if limit is not None and len(value) > limit:
+            errors.append({"column": name, "message": f"is longer than {limit} characters"})
+            continue
+        cells[name] = result
+    if errors:
+        return parsed
+    if cells["arrears_since"] > cells["signal_date"]:
+        errors.append({"column": "arrears_since", "message": "is after signal_date"})
+        return parsed
+    parsed.reference = cells["reference"]
+    parsed.consent_given = YES_NO[cells["consent_given"]]
+    data: dict[str, Any] = {
+        name: cells[name] for name in COLUMNS[1:-2] if cells.get(name) or name not in OPTIONAL
+    }  # the optional text columns only when filled, as an inbound message would carry them
+    data["crisis"] = YES_NO[cells["crisis"]] if cells.get("crisis") else False
+    parsed.data = data
+    return parsed
+
+
+@dataclass(frozen=True)
+class Problem:
+    message: str
+
+
+def _postcode(value: str) -> str | Problem:
+    match = POSTCODE.match(value)
+    if match is None:
+        return Problem("must be a Dutch postcode, four digits and two letters (1234 AB)")
+    return f"{match.group(1)} {match.group(2).upper()}"
+
+
+def _amount(value: str) -> str | Problem:
+    match = AMOUNT.match(value)
+    if match is None:
+        return Problem("must be an amount in euros such as 850,00 or 850.00 (no thousands separators)")
+    euros, cents = match.group(1), match.group(2) or "00"
+    return f"{int(euros)}.{cents.ljust(2, '0')}"
+
+
+def _date(value: str) -> str | Problem:
+    if ISO_DATE.match(value) is None:
+        return Problem("must be a date YYYY-MM-DD")
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return Problem("is not a date of the calendar (YYYY-MM-DD)")
+    return value
+
+
+def _pattern(pattern: re.Pattern[str], message: str, normalise: Callable[[str], str] = str) -> Callable[..., Any]:
+    def check(value: str) -> str | Problem:
+        value = normalise(value)
+        return value if pattern.match(value) else Problem(message)
+
+    return check
+
+
+def _yes_no(value: str) -> str | Problem:
+    lowered = value.lower()
+    return lowered if lowered in YES_NO else Problem("must be yes or no")
+
+
+CHECKS: dict[str, Callable[[str], Any]] = {
+    "postcode": _postcode,
+    "house_number": _pattern(HOUSE_NUMBER, "must be a whole number (put letters in house_number_suffix)"),
+    "email": _pattern(EMAIL, "must be an e-mail address"),
+    "mobile": _pattern(
+        MOBILE, "must be a Dutch mobile number (06 or +316 and 8 digits)", lambda v: re.sub(r"[\s-]", "", v)
+    ),
+    "arrears_amount": _amount,
+    "arrears_since": _date,
+    "signal_date": _date,
+    "crisis": _yes_no,
+    "consent_given": _yes_no,
+}

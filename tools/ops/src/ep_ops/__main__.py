@@ -1,0 +1,3 @@
+from ep_ops.cli import main
+
+raise SystemExit(main())
