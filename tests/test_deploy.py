@@ -372,3 +372,14 @@ def test_network_policies_deny_by_default(rendered: dict[str, list[dict[str, Any
     webhooks = policies["ep-allow-partner-webhooks"]["spec"]["egress"][0]
     assert webhooks["ports"] == [{"protocol": "TCP", "port": 443}]
     assert "10.0.0.0/8" in webhooks["to"][0]["ipBlock"]["except"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_process_can_be_scraped_by_prometheus(rendered: dict[str, list[dict[str, Any]]], overlay: str) -> None:
+    for name, deployment in of_kind(rendered[overlay], "Deployment").items():
+        template = deployment["spec"]["template"]
+        annotations = template["metadata"].get("annotations", {})
+        assert annotations.get("prometheus.io/scrape") == "true", name
+        if template["metadata"]["labels"].get("app.kubernetes.io/component") != "api":
+            ports = {port.get("name"): port["containerPort"] for port in template["spec"]["containers"][0]["ports"]}
+            assert ports.get("metrics") == int(annotations["prometheus.io/port"]), name
