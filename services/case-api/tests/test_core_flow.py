@@ -57,3 +57,27 @@ async def test_the_first_contact_attempt_moves_a_signalled_case_to_outreach(case
         again = await client.post(f"/v1/cases/{case_id}/contact-attempts", json={"channel": "sms", "reached": True})
         assert again.status_code == 409
         assert again.json()["allowed_actions"] == []
+
+
+async def test_an_all_zero_traceparent_is_refused_as_the_w3c_rule_says_not_answered_500(
+    case_api_client: Client,
+) -> None:
+    async with case_api_client() as client:
+        opened = await client.post(
+            "/v1/signals",
+            json={"team": "team-noord", "household": made_up_household(postcode="8914 GH"), "signal": made_up_signal()},
+        )
+        response = await client.post(
+            f"/v1/cases/{opened.json()['case_id']}/contact-attempts",
+            json={"channel": "sms", "reached": False},
+            headers={"traceparent": "00-" + "0" * 32 + "-" + "0" * 16 + "-00"},
+        )
+    assert response.status_code == 422
+    assert response.json()["field"] == "traceparent"
+
+
+async def test_a_page_offset_beyond_any_list_is_refused_not_answered_500(case_api_client: Client) -> None:
+    async with case_api_client() as client:
+        response = await client.get("/v1/tasks", params={"offset": 131789390328495297915428798464})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "offset"

@@ -8,9 +8,28 @@ from case_api.context import Context
 from case_api.db import SessionDep
 from case_api.idempotency.service import idempotency_key
 from service_kit.auth import Principal, Role, require_roles
+from service_kit.errors import Unprocessable
 from service_kit.tracing import current_traceparent
 
 TRACEPARENT = r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
+INVALID_TRACE_PARTS = ("0" * 32, "0" * 16)
+
+
+def checked_traceparent(
+    traceparent: Annotated[str | None, Header(pattern=TRACEPARENT)] = None,
+) -> str | None:
+    """W3C trace context: version ff and all-zero trace or parent ids are invalid (the envelope refuses them)."""
+    if traceparent is None:
+        return None
+    version, trace_id, parent_id, _flags = traceparent.split("-")
+    if version == "ff" or trace_id in INVALID_TRACE_PARTS or parent_id in INVALID_TRACE_PARTS:
+        raise Unprocessable(
+            "an all-zero trace or parent id, or version ff, is not a valid traceparent", field="traceparent"
+        )
+    return traceparent
+
+
+Traceparent = Annotated[str | None, Depends(checked_traceparent)]
 
 # Who works with individual cases. A policy analyst reads aggregates only and never reaches these.
 CASE_ROLES = (Role.outreach_worker, Role.debt_counsellor, Role.team_lead, Role.admin, Role.partner_gateway)
@@ -22,7 +41,7 @@ async def case_context(
     session: SessionDep,
     principal: CaseWorker,
     _idempotency: Annotated[None, Depends(idempotency_key)],  # every write accepts Idempotency-Key
-    traceparent: Annotated[str | None, Header(pattern=TRACEPARENT)] = None,
+    traceparent: Traceparent,
 ) -> Context:
     return Context(
         session=session,

@@ -14,6 +14,7 @@ from case_api.children.schemas import (
 )
 from case_api.deps import CaseContext
 from service_kit.auth import Role, require_roles
+from service_kit.paging import MAX_OFFSET
 
 router = APIRouter(prefix="/v1", tags=["children"])
 
@@ -41,7 +42,7 @@ async def list_child_assessments(case_id: str, ctx: CaseContext) -> ChildAssessm
 async def families_without_rehousing(
     ctx: CaseContext,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> FamiliesWithoutRehousingReport:
     """R11: every family with minors whose eviction is scheduled or executed without a rehousing outcome."""
     return await service.families_without_rehousing(ctx, limit=limit, offset=offset)

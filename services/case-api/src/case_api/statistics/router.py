@@ -3,11 +3,11 @@
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from case_api.context import Context
 from case_api.db import SessionDep
-from case_api.deps import TRACEPARENT
+from case_api.deps import Traceparent
 from case_api.statistics import service
 from case_api.statistics.schemas import ChildrenStatistics, FirstContactStatistics, OutcomesStatistics, Period
 from service_kit.auth import Principal, Role, require_roles
@@ -23,7 +23,7 @@ async def statistics_context(
     request: Request,
     session: SessionDep,
     principal: Annotated[Principal, Depends(require_roles(*STATISTICS_ROLES))],
-    traceparent: Annotated[str | None, Header(pattern=TRACEPARENT)] = None,
+    traceparent: Traceparent,
 ) -> Context:
     return Context(
         session=session,

@@ -8,6 +8,7 @@ from case_api.deps import CaseContext
 from case_api.tasks import service
 from case_api.tasks.models import TaskStatus
 from case_api.tasks.schemas import TaskList, TaskRead
+from service_kit.paging import MAX_OFFSET
 
 router = APIRouter(prefix="/v1", tags=["tasks"])
 
@@ -25,7 +26,7 @@ async def list_tasks(
     status: TaskStatus | None = None,
     overdue: Annotated[bool, Query(description="Only open tasks whose due date has passed.")] = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> TaskList:
     """Tasks of a team, by due date, paginated; `overdue=true` for the escalation list."""
     return await service.list_tasks(ctx, team=team, status=status, overdue=overdue, limit=limit, offset=offset)

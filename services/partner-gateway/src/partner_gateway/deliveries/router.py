@@ -10,6 +10,7 @@ from partner_gateway.deliveries import service
 from partner_gateway.deliveries.models import DeliveryStatus
 from partner_gateway.deliveries.schemas import DeliveryAttemptList, DeliveryAttemptRead, DeliveryList, DeliveryRead
 from service_kit.auth import Role, require_roles
+from service_kit.paging import MAX_OFFSET
 
 router = APIRouter(
     prefix="/v1/partners/{partner_id}/deliveries",
@@ -26,7 +27,7 @@ async def list_deliveries(
     session: Session,
     status: DeliveryStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> DeliveryList:
     """A partner's deliveries, newest first; filter by status."""
     items, total = await service.list_deliveries(
