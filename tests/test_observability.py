@@ -8,20 +8,17 @@ Runs the services as real processes (devinfra.stack.Stack) on real PostgreSQL an
 
 import base64
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
-from standardwebhooks.webhooks import Webhook
 
+from devinfra.e2e import post_partner_message, running_stack, wait_for
 from devinfra.ports import free_port
 from devinfra.receiver import WebhookReceiver
 from devinfra.stack import Stack
-from devinfra.topics import create_declared_topics
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
 
@@ -69,35 +66,6 @@ def signal() -> dict[str, object]:
     }
 
 
-def corporation_reports_arrears(gateway: httpx.Client, partner_id: str, secret: str, message: dict[str, Any]) -> None:
-    """The corporation's own signed arrears message for the household: the gateway maps its reference to the
-    case (reference_map), and a corporation receives its own tenants' cases only."""
-    body = json.dumps(message)
-    webhook_id = f"msg_{uuid.uuid4().hex}"
-    now = datetime.now(UTC)
-    answer = gateway.post(
-        f"/v1/partners/{partner_id}/messages",
-        content=body,
-        headers={
-            "content-type": "application/json",
-            "webhook-id": webhook_id,
-            "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": Webhook(secret).sign(webhook_id, now, body),
-        },
-    )
-    assert answer.status_code == 202, answer.text
-
-
-def wait_for(condition: Callable[[], Any], *, timeout: float = 30, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def samples(exposition: str, name: str) -> dict[str, float]:
     """`{labels}` -> value of every sample called `name` in a Prometheus text exposition."""
     found = {}
@@ -117,26 +85,14 @@ def log_lines(stack: Stack, child: str) -> list[dict[str, Any]]:
 async def stack(
     kafka_bootstrap: str, postgres_url_factory: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
-    await create_declared_topics(kafka_bootstrap)
-    stack = Stack(
+    async with running_stack(
         kafka_bootstrap=kafka_bootstrap,
-        database_urls={
-            "case-api": postgres_url_factory("case_api"),
-            "notifier": postgres_url_factory("notifier"),
-            "partner-gateway": postgres_url_factory("partner_gateway"),
-        },
-        ports={"case-api": free_port(), "notifier": free_port(), "partner-gateway": free_port()},
+        postgres_url_factory=postgres_url_factory,
         state_dir=tmp_path_factory.mktemp("observed-stack"),
         oidc_dir=tmp_path_factory.mktemp("dev-oidc"),
         metrics_ports={worker: free_port() for worker in WORKERS_WITH_METRICS},
-    )
-    stack.migrate()
-    stack.start()
-    try:
-        stack.wait_ready(timeout=60)
+    ) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 def metrics_of(stack: Stack, process: str) -> str:
@@ -183,7 +139,7 @@ def test_a_trace_id_travels_from_the_request_to_the_workers_logs_and_the_webhook
         read = httpx.get(f"{stack.url('case-api')}/v1/cases/{case_id}", headers={"authorization": f"Bearer {token}"})
         assert read.status_code == 200
         # The corporation's own message for the household ties the case to it (its tenants' cases only).
-        corporation_reports_arrears(
+        post_partner_message(
             gateway,
             "corporation-observed",
             PARTNER_INBOUND_SECRET,

@@ -9,11 +9,8 @@ of this test only.
 import base64
 import json
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -21,10 +18,9 @@ from aiokafka import AIOKafkaConsumer
 from case_api_fixtures import made_up_household, made_up_signal
 from standardwebhooks.webhooks import Webhook
 
-from devinfra.ports import free_port
+from devinfra.e2e import post_partner_message, running_stack, wait_for
 from devinfra.receiver import WebhookReceiver
 from devinfra.stack import Stack
-from devinfra.topics import create_declared_topics
 from eviction_schemas.envelope import CASE_EVENTS_TOPIC
 from eviction_schemas.registry import validate_event
 
@@ -35,58 +31,17 @@ PARTNER_INBOUND_SECRET = "whsec_" + base64.b64encode(b"made-up inbound secret of
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
-def corporation_reports_arrears(gateway: httpx.Client, partner_id: str, secret: str, message: dict[str, Any]) -> None:
-    """The corporation's own signed arrears message for the household: the gateway maps its reference to the
-    case (reference_map), and a corporation receives its own tenants' cases only."""
-    body = json.dumps(message)
-    webhook_id = f"msg_{uuid.uuid4().hex}"
-    now = datetime.now(UTC)
-    answer = gateway.post(
-        f"/v1/partners/{partner_id}/messages",
-        content=body,
-        headers={
-            "content-type": "application/json",
-            "webhook-id": webhook_id,
-            "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": Webhook(secret).sign(webhook_id, now, body),
-        },
-    )
-    assert answer.status_code == 202, answer.text
-
-
-def wait_for(condition: Callable[[], object], *, timeout: float = 30, what: str) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture(scope="module")
 async def stack(
     kafka_bootstrap: str, postgres_url_factory: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
-    await create_declared_topics(kafka_bootstrap)
-    stack = Stack(
+    async with running_stack(
         kafka_bootstrap=kafka_bootstrap,
-        database_urls={
-            "case-api": postgres_url_factory("case_api"),
-            "notifier": postgres_url_factory("notifier"),
-            "partner-gateway": postgres_url_factory("partner_gateway"),
-        },
-        ports={"case-api": free_port(), "notifier": free_port(), "partner-gateway": free_port()},
+        postgres_url_factory=postgres_url_factory,
         state_dir=tmp_path_factory.mktemp("stack"),
         oidc_dir=tmp_path_factory.mktemp("dev-oidc"),
-    )
-    stack.migrate()
-    stack.start()
-    try:
-        stack.wait_ready(timeout=60)
+    ) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 async def test_a_case_travels_from_http_through_kafka_to_a_message_and_a_signed_webhook(
@@ -129,7 +84,7 @@ async def test_a_case_travels_from_http_through_kafka_to_a_message_and_a_signed_
         assert opened.json()["case_opened"] is True
         case_id = opened.json()["case_id"]
         # The corporation's own message for the household ties the case to it (its tenants' cases only).
-        corporation_reports_arrears(
+        post_partner_message(
             gateway,
             "corporation-test",
             PARTNER_INBOUND_SECRET,

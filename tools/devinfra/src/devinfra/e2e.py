@@ -1,0 +1,81 @@
+"""What the end-to-end tests share: the whole platform on the session's broker and PostgreSQL, waiting for
+an effect, and a partner's signed message."""
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from standardwebhooks.webhooks import Webhook
+
+from devinfra.ports import free_port
+from devinfra.stack import Stack
+from devinfra.topics import create_declared_topics
+
+
+@asynccontextmanager
+async def running_stack(
+    *,
+    kafka_bootstrap: str,
+    postgres_url_factory: Callable[[str], str],
+    state_dir: Path,
+    oidc_dir: Path,
+    metrics_ports: dict[str, int] | None = None,
+) -> AsyncIterator[Stack]:
+    """The three services and their workers on fresh PostgreSQL databases, migrated, started and ready."""
+    await create_declared_topics(kafka_bootstrap)
+    stack = Stack(
+        kafka_bootstrap=kafka_bootstrap,
+        database_urls={
+            "case-api": postgres_url_factory("case_api"),
+            "notifier": postgres_url_factory("notifier"),
+            "partner-gateway": postgres_url_factory("partner_gateway"),
+        },
+        ports={"case-api": free_port(), "notifier": free_port(), "partner-gateway": free_port()},
+        state_dir=state_dir,
+        oidc_dir=oidc_dir,
+        metrics_ports=metrics_ports or {},
+    )
+    stack.migrate()
+    stack.start()
+    try:
+        stack.wait_ready(timeout=60)
+        yield stack
+    finally:
+        stack.stop()
+
+
+def wait_for(condition: Callable[[], Any], *, timeout: float = 30, what: str) -> Any:
+    """The first truthy answer of `condition`, polled every 0.1 s; AssertionError naming `what` on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def post_partner_message(gateway: httpx.Client, partner_id: str, secret: str, message: dict[str, Any]) -> str:
+    """Send `message` as partner `partner_id` would: signed with its inbound secret (Standard Webhooks).
+    Returns the gateway's message id (202)."""
+    body = json.dumps(message)
+    webhook_id = f"msg_{uuid.uuid4().hex}"
+    now = datetime.now(UTC)
+    answer = gateway.post(
+        f"/v1/partners/{partner_id}/messages",
+        content=body,
+        headers={
+            "content-type": "application/json",
+            "webhook-id": webhook_id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": Webhook(secret).sign(webhook_id, now, body),
+        },
+    )
+    assert answer.status_code == 202, answer.text
+    return str(answer.json()["message_id"])
