@@ -1,7 +1,6 @@
-"""Alembic environment of the notifier (runs on PostgreSQL and SQLite)."""
+"""Alembic environment of notifier (runs on PostgreSQL and SQLite)."""
 
-import notifier.notifications.models  # noqa: F401 - registers the tables on Base.metadata
-from notifier.db import Base
+from notifier.all_models import metadata
 from service_kit.migrations import run_env
 
-run_env(Base.metadata)
+run_env(metadata)

@@ -1,10 +1,6 @@
-"""Alembic environment of the partner_gateway (runs on PostgreSQL and SQLite)."""
+"""Alembic environment of partner-gateway (runs on PostgreSQL and SQLite)."""
 
-import partner_gateway.deliveries.models
-import partner_gateway.inbound.models
-import partner_gateway.partners.models
-import partner_gateway.signal_files.models  # noqa: F401
-from partner_gateway.db import Base
+from partner_gateway.all_models import metadata
 from service_kit.migrations import run_env
 
-run_env(Base.metadata)
+run_env(metadata)
