@@ -50,7 +50,8 @@ async def test_case_api_answers_every_generated_request_without_a_server_error_o
                 "-H", f"Authorization: Bearer {token}",
                 "--checks", "not_a_server_error,response_schema_conformance",
                 "--exclude-path", "/health/ready",  # 503 while no broker runs is its documented answer
-                "--max-examples", "15", "--seed", "20261125", "--workers", "2",
+                "--max-examples", "15", "--seed", "20261125",
+                "--workers", "1",  # hypothesis compiles filter lambdas; CPython 3.11's ast is not thread-safe
             ],
             capture_output=True, text=True, timeout=600,
         )  # fmt: skip
