@@ -50,13 +50,14 @@ class Role(StrEnum):
     policy_analyst = "policy_analyst"
     admin = "admin"
     partner_gateway = "partner_gateway"  # the partner gateway's service account, not a person
+    notifier = "notifier"  # the notifier's service account: reads a household's contact details, creates tasks
 
 
 # Roles that work within one area team: their token must name it, and their case access ends there.
 TEAM_ROLES = frozenset({Role.outreach_worker, Role.debt_counsellor, Role.team_lead})
 # Roles that reach the cases of every team.
-ALL_TEAMS_ROLES = frozenset({Role.admin, Role.partner_gateway})
-SERVICE_ROLES = frozenset({Role.partner_gateway})
+ALL_TEAMS_ROLES = frozenset({Role.admin, Role.partner_gateway, Role.notifier})
+SERVICE_ROLES = frozenset({Role.partner_gateway, Role.notifier})
 
 
 @dataclass(frozen=True)
