@@ -14,6 +14,6 @@ import case_api.signals.models
 import case_api.statistics.models
 import case_api.support.models
 import case_api.tasks.models  # noqa: F401
-from case_api.db import Base
+from case_api.db import Base, OutboxRecord, ProcessedEvent  # noqa: F401  (case-api's own tables of db.py)
 
 metadata = Base.metadata

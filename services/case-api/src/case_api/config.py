@@ -16,6 +16,8 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="CASE_API_", env_file=".env", extra="ignore")
 
     service_name: ClassVar[str] = "case-api"
+    # The consumer of the notifier's events (workers/notification_events.py); dead letters go to <topic>.dlq.<group>.
+    consumer_group: str = "case-api"
     relay_batch_size: int = 5000
     relay_idle_interval_seconds: float = 0.05
     # The deadline worker (workers/deadlines.py): how often it looks at every open case, and how many per transaction.

@@ -1,4 +1,4 @@
-"""case-api's declarative base, its outbox table, and the request's session dependency."""
+"""case-api's declarative base, its outbox table, its processed-event ledger, and the request's session dependency."""
 
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -7,6 +7,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
+from service_kit.consumer import ProcessedEventMixin
 from service_kit.db import new_metadata, session_scope
 from service_kit.outbox import OutboxMixin
 
@@ -17,6 +18,10 @@ class Base(DeclarativeBase):
 
 class OutboxRecord(OutboxMixin, Base):
     pass
+
+
+class ProcessedEvent(ProcessedEventMixin, Base):
+    """The ids of events case-api's consumer has applied (workers/notification_events.py), per consumer group."""
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -36,13 +36,12 @@ CASE_ROLES = (Role.outreach_worker, Role.debt_counsellor, Role.team_lead, Role.a
 CaseWorker = Annotated[Principal, Depends(require_roles(*CASE_ROLES))]
 
 
-async def case_context(
-    request: Request,
-    session: SessionDep,
-    principal: CaseWorker,
-    _idempotency: Annotated[None, Depends(idempotency_key)],  # every write accepts Idempotency-Key
-    traceparent: Traceparent,
-) -> Context:
+# The notifier's service account reaches only what informing a household needs (and admins, who answer for it).
+NOTIFIER_ROLES = (Role.notifier, Role.admin)
+NotifierCaller = Annotated[Principal, Depends(require_roles(*NOTIFIER_ROLES))]
+
+
+def _context(request: Request, session: SessionDep, principal: Principal, traceparent: str | None) -> Context:
     return Context(
         session=session,
         settings=request.app.state.settings,
@@ -54,4 +53,25 @@ async def case_context(
     )
 
 
+async def case_context(
+    request: Request,
+    session: SessionDep,
+    principal: CaseWorker,
+    _idempotency: Annotated[None, Depends(idempotency_key)],  # every write accepts Idempotency-Key
+    traceparent: Traceparent,
+) -> Context:
+    return _context(request, session, principal, traceparent)
+
+
+async def notifier_context(
+    request: Request,
+    session: SessionDep,
+    principal: NotifierCaller,
+    _idempotency: Annotated[None, Depends(idempotency_key)],
+    traceparent: Traceparent,
+) -> Context:
+    return _context(request, session, principal, traceparent)
+
+
 CaseContext = Annotated[Context, Depends(case_context)]
+NotifierContext = Annotated[Context, Depends(notifier_context)]

@@ -12,6 +12,7 @@ from case_api.db import OutboxRecord
 from case_api.housing.router import router as housing_router
 from case_api.idempotency.service import install_idempotency
 from case_api.legal.router import router as legal_router
+from case_api.notification_contact.router import router as notification_contact_router
 from case_api.oco.router import router as oco_router
 from case_api.partner_feedback.router import router as partner_feedback_router
 from case_api.statistics.router import router as statistics_router
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             statistics_router,
             partner_feedback_router,
             processing_log_router,
+            notification_contact_router,
         ],
     )
     install_outbox_metrics(app, OutboxRecord)

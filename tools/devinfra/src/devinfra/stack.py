@@ -23,8 +23,8 @@ SERVICES = ("case-api", "notifier", "partner-gateway")
 ENV_PREFIX = {"case-api": "CASE_API_", "notifier": "NOTIFIER_", "partner-gateway": "GATEWAY_"}
 PACKAGE = {"case-api": "case_api", "notifier": "notifier", "partner-gateway": "partner_gateway"}
 WORKERS = {
-    "case-api": ("outbox_relay", "deadlines", "retention"),
-    "notifier": ("consumer", "dispatcher"),
+    "case-api": ("outbox_relay", "deadlines", "retention", "notification_events"),
+    "notifier": ("consumer", "dispatcher", "outbox_relay"),
     "partner-gateway": ("consumer", "delivery", "inbound", "outbox_relay"),
 }
 
@@ -123,6 +123,9 @@ class Stack:
                 # The gateway forwards partner messages to case-api with the service role's token.
                 "GATEWAY_CASE_API_URL": self.url("case-api"),
                 "GATEWAY_CASE_API_TOKEN_FILE": str(self.gateway_token_file),
+                # The notifier reads households and creates caseworker tasks there with its service role's token.
+                "NOTIFIER_CASE_API_URL": self.url("case-api"),
+                "NOTIFIER_CASE_API_TOKEN_FILE": str(self.notifier_token_file),
                 "PYTHONUNBUFFERED": "1",
             }
         )
@@ -149,16 +152,26 @@ class Stack:
     def write_gateway_token(self) -> None:
         """The partner gateway's service token for case-api (a week: the length of a long local session);
         in production a client-credentials sidecar keeps this file fresh."""
-        token = self.ensure_dev_key().mint_token(
-            ["partner_gateway"], subject="partner-gateway", lifetime=timedelta(days=7)
-        )
-        self.gateway_token_file.parent.mkdir(parents=True, exist_ok=True)
-        self.gateway_token_file.write_text(token + "\n")
-        self.gateway_token_file.chmod(0o600)
+        self._write_service_token(self.gateway_token_file, role="partner_gateway", subject="partner-gateway")
+
+    @property
+    def notifier_token_file(self) -> Path:
+        return self.state_dir / "notifier-service-token"
+
+    def write_notifier_token(self) -> None:
+        """The notifier's service token for case-api, as write_gateway_token writes the gateway's."""
+        self._write_service_token(self.notifier_token_file, role="notifier", subject="notifier")
+
+    def _write_service_token(self, path: Path, *, role: str, subject: str) -> None:
+        token = self.ensure_dev_key().mint_token([role], subject=subject, lifetime=timedelta(days=7))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(token + "\n")
+        path.chmod(0o600)
 
     def start(self) -> None:
         self.ensure_dev_key()  # before the APIs start, so they find the JWKS at their first request
         self.write_gateway_token()
+        self.write_notifier_token()
         for service in SERVICES:
             package = PACKAGE[service]
             env = self.env_for(service)

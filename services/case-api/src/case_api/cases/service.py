@@ -18,6 +18,9 @@ from case_api.signals.schemas import SignalRead
 from service_kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 
 CASE_FILE = "case-file"  # the processing activity of reading and keeping a case (R17)
+# The processing activity of the notifier's work on a case: reading how to reach the household, creating a
+# caseworker task, recording its messages as contact attempts (R17).
+INFORMING_HOUSEHOLD = "informing-the-household"
 
 # Which outcome codes fit which stage at closing: an eviction's outcome is what happened to it.
 EVICTION_OUTCOME_OF_STAGE = {

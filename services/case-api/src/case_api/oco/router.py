@@ -1,10 +1,13 @@
 """REST endpoints for OCO offers, answers and consents: parse, call one service function, return."""
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
 
 from case_api.deps import CaseContext
 from case_api.oco import service
-from case_api.oco.schemas import OcoAnswerIn, OcoConsentRead, OcoOfferCreate, OcoOfferRead, OcoOverview
+from case_api.oco.schemas import OcoAnswerIn, OcoConsentRead, OcoOfferCreate, OcoOfferRead, OcoOverview, OcoReferral
+from service_kit.errors import Problem
 
 router = APIRouter(prefix="/v1/cases/{case_id}", tags=["oco"])
 
@@ -31,3 +34,21 @@ async def withdraw_consent(case_id: str, consent_id: str, ctx: CaseContext) -> O
 async def read_oco(case_id: str, ctx: CaseContext) -> OcoOverview:
     """The case's OCO offers, answers and consents, and the R8 moment due now."""
     return await service.read_oco(ctx, case_id=case_id)
+
+
+@router.get(
+    "/oco-referral",
+    response_model=OcoReferral,
+    responses={
+        403: {"model": Problem, "description": "Not the partner gateway's service role."},
+        404: {"model": Problem, "description": "No such case, or no such consent in it."},
+        409: {"model": Problem, "description": "The consent was withdrawn, or the case's personal data erased."},
+    },
+)
+async def read_referral(
+    case_id: str,
+    ctx: CaseContext,
+    consent_id: Annotated[str, Query(min_length=1, max_length=36, description="The consent of oco.accepted.")],
+) -> OcoReferral:
+    """For the partner gateway at send time: a referral to MEE Noord on a consent not withdrawn (R9, logged R17)."""
+    return await service.read_referral(ctx, case_id=case_id, consent_id=consent_id)

@@ -1,9 +1,10 @@
 """What the REST surface takes and gives for OCO offers, answers and consents."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from case_api.households.models import Channel, Language, MemberRole
 from case_api.oco.models import ConsentMethod, OcoAnswer, OcoMoment, OfferChannel
 
 
@@ -72,3 +73,67 @@ class OcoOverview(BaseModel):
     due_moments: list[OcoMoment] = Field(description="R8 moments at which an offer is due now.")
     offers: list[OcoOfferRead]
     consents: list[OcoConsentRead]
+
+
+class ReferralConsent(BaseModel):
+    """The consent the referral rests on (R9): when, how and for what; not who gave it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    given_at: datetime
+    method: ConsentMethod
+    purpose: str
+
+
+class ReferralName(BaseModel):
+    """A tenant or co-tenant, by name: the people MEE Noord contacts."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    role: MemberRole
+    initials: str
+    given_name: str
+    surname_prefix: str
+    surname: str
+
+
+class ReferralAddress(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    street: str
+    house_number: str
+    house_number_suffix: str
+    postcode: str
+    city: str
+
+
+class ReferralContact(BaseModel):
+    address: ReferralAddress | None = Field(
+        description="The home address; null once the eviction was executed (it no longer reaches the household)."
+    )
+    mail_address: str | None = Field(description="A separate mail address (postadres), if recorded.")
+    email: str | None
+    mobile: str | None
+    preferred_channel: Channel
+
+
+class HouseholdComposition(BaseModel):
+    adults: int = Field(ge=0)
+    minors: int = Field(ge=0, description="Members under 18 today (R10); their names and birth dates stay inside.")
+
+
+class OcoReferral(BaseModel):
+    """What a referral to MEE Noord carries, read by the partner gateway when it sends it, on a recorded consent
+    that is not withdrawn (R9): name, contact details, language, household composition, eviction date (the
+    contract's list). No BSN, no amounts, no debts, no income, no support details."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    case_id: str
+    consent: ReferralConsent
+    names: list[ReferralName]
+    contact: ReferralContact
+    language: Language
+    household: HouseholdComposition
+    eviction_date: date | None = Field(description="The current eviction date, if one is set.")

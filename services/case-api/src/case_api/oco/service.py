@@ -10,23 +10,36 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from case_api.audit.models import Operation
 from case_api.cases.models import Stage
 from case_api.cases.process import Action
+from case_api.cases.repository import CaseRepository
 from case_api.cases.service import CASE_FILE, load_case, transition
 from case_api.context import Context
 from case_api.events import emit
+from case_api.households.models import MemberRole, is_minor
 from case_api.oco.models import NOTIFICATION_MOMENT, OcoAnswer, OcoConsent, OcoMoment, OcoOffer
 from case_api.oco.repository import OcoRepository
 from case_api.oco.schemas import (
+    HouseholdComposition,
     OcoAnswerIn,
     OcoConsentRead,
     OcoOfferCreate,
     OcoOfferRead,
     OcoOverview,
+    OcoReferral,
+    ReferralAddress,
+    ReferralConsent,
+    ReferralContact,
+    ReferralName,
 )
-from service_kit.errors import Conflict, NotFound, Unprocessable
+from service_kit.auth import Role
+from service_kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 
 MIN_CHANNELS = 2  # R8: the offer reaches the household through at least two channels
 WEEK_BEFORE_DAYS = 7  # R8: the offer is repeated 7 days before the eviction date
 AFTER_EVICTION = frozenset({Stage.evicted, Stage.aftercare})
+# The processing activity of passing a referral to MEE Noord on the household's consent (R9, R17).
+OCO_REFERRAL = "oco-referral"
+# Who a referral names: the people MEE Noord contacts. Everyone else in the household is counted, not named.
+NAMED_IN_REFERRAL = (MemberRole.tenant, MemberRole.co_tenant)
 # The R8 moments in the order a case meets them; an offer at a later moment also covers a missed earlier one.
 MOMENT_ORDER = (OcoMoment.threat_started, OcoMoment.date_set, OcoMoment.week_before, OcoMoment.after_eviction)
 # The stages in which an offer at each moment makes sense.
@@ -193,3 +206,49 @@ async def oco_referral_allowed(session: AsyncSession, case_id: str) -> OcoConsen
     """R9: the consent a referral to MEE Noord with personal data rests on, or None (then only an anonymous
     capacity signal may go). The caller logs its own read of the personal data it then sends (R17)."""
     return await OcoRepository(session).valid_consent(case_id)
+
+
+async def read_referral(ctx: Context, *, case_id: str, consent_id: str) -> OcoReferral:
+    """R9: the referral's details for MEE Noord, read by the partner gateway when it sends the referral, on the
+    consent the referral names: 403 for any other caller, 404 for an unknown case or consent, 409 when that
+    consent was withdrawn or the case's personal data erased. Every read is in the processing log (R17)."""
+    if not ctx.principal.has_role(Role.partner_gateway):
+        raise Forbidden(
+            "a referral to MEE Noord is read by the partner gateway only, when it sends it",
+            required_roles=[Role.partner_gateway.value],
+        )
+    case = await load_case(ctx, case_id)
+    consent = await OcoRepository(ctx.session).consent(case_id=case.id, consent_id=consent_id)
+    if consent is None:
+        raise NotFound(f"no consent {consent_id} in this case", field="consent_id")
+    if consent.withdrawn_at is not None:
+        raise Conflict(
+            f"the household withdrew this consent at {consent.withdrawn_at.isoformat()}: nothing personal goes to "
+            "MEE Noord on it (R9)",
+            field="consent_id",
+        )
+    if case.erased_at is not None:
+        raise Conflict("the personal data of this case was erased (R18)", field="case_id")
+    household = await CaseRepository(ctx.session).household(case.household_id)
+    ctx.log_processing(activity=OCO_REFERRAL, case_id=case.id, operation=Operation.read)
+    today = ctx.today()
+    minors = sum(is_minor(member.birth_date, today) for member in household.members)
+    return OcoReferral(
+        case_id=case.id,
+        consent=ReferralConsent.model_validate(consent),
+        names=[
+            ReferralName.model_validate(member)
+            for member in household.members
+            if member.role in NAMED_IN_REFERRAL and not is_minor(member.birth_date, today)
+        ],
+        contact=ReferralContact(
+            address=None if case.stage in AFTER_EVICTION else ReferralAddress.model_validate(household),
+            mail_address=household.mail_address,
+            email=household.email,
+            mobile=household.mobile,
+            preferred_channel=household.preferred_channel,
+        ),
+        language=household.language,
+        household=HouseholdComposition(adults=len(household.members) - minors, minors=minors),
+        eviction_date=case.eviction_date,
+    )

@@ -2,9 +2,10 @@
 
 No message, repr or exception raised here ever contains a BSN or a key.
 
-- Encryption: AES-256-GCM with a random 96-bit nonce. A token is `version (1 byte) || nonce (12) || ciphertext+tag`;
-  the version byte names the key, is authenticated as associated data, and lets keys rotate: encrypt with the
-  current key, decrypt with any key still listed in `previous_keys`.
+- Encryption: AES-256-GCM with a random 96-bit nonce (service_kit.crypto, shared with the partner gateway's
+  secrets). A token is `version (1 byte) || nonce (12) || ciphertext+tag`; the version byte names the key, is
+  authenticated as associated data, and lets keys rotate: encrypt with the current key, decrypt with any key
+  still listed in `previous_keys`.
 - Blind index: HMAC-SHA256 of the BSN under a separate secret key, hex. There are only about 10^8 valid BSNs, so
   an unkeyed hash would be reversed by trying them all; the key is what makes the index safe to store. Changing
   the index key means re-indexing every household (decrypt, index again).
@@ -12,26 +13,20 @@ No message, repr or exception raised here ever contains a BSN or a key.
   phone against the record, too few to identify a person.
 """
 
-import base64
-import binascii
 import functools
 import hashlib
 import hmac
-import os
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-from service_kit.settings import DEVELOPMENT_SECRET_MARKER
+from service_kit.crypto import KEY_BYTES, AesGcmKeyring, Unauthentic, UnknownKey, decode_key
 
 if TYPE_CHECKING:
     from case_api.config import Settings
 
-KEY_BYTES = 32  # AES-256
-NONCE_BYTES = 12  # 96 bits, the size GCM is designed for
+__all__ = ["KEY_BYTES", "BsnTokenError", "BsnVault", "decode_key", "is_valid_bsn", "mask", "vault_from_settings"]
+
 MASKED_DIGITS = 3
 _BSN = re.compile(r"[0-9]{9}")
 _WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
@@ -60,23 +55,6 @@ def mask(bsn: str) -> str:
     return "*" * (len(bsn) - MASKED_DIGITS) + bsn[-MASKED_DIGITS:]
 
 
-def decode_key(value: str, *, name: str) -> bytes:
-    """A key setting as bytes: base64 of 32 bytes, or a development value that derives a fixed development key."""
-    if DEVELOPMENT_SECRET_MARKER in value:
-        # Stable across restarts so local data stays readable; production refuses any "change-me" value.
-        return hashlib.sha256(f"eviction-prevention development key|{name}|{value}".encode()).digest()
-    try:
-        key = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        key = b""
-    if len(key) != KEY_BYTES:
-        raise ValueError(
-            f"{name} must be base64 of {KEY_BYTES} random bytes; make one with "
-            "`python -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())'`"
-        )
-    return key
-
-
 class BsnVault:
     """Encrypts, indexes and masks BSNs with keys it never shows."""
 
@@ -88,41 +66,31 @@ class BsnVault:
         key_version: int = 1,
         previous_keys: Mapping[int, bytes] | None = None,
     ) -> None:
-        keys = {**(previous_keys or {}), key_version: encryption_key}
-        for version, key in keys.items():
-            if not 0 <= version <= 255:
-                raise ValueError("key versions must fit in one byte (0-255)")
-            if len(key) != KEY_BYTES:
-                raise ValueError(f"encryption key {version} must be {KEY_BYTES} bytes (AES-256)")
+        self._keyring = AesGcmKeyring(encryption_key, key_version=key_version, previous_keys=previous_keys)
         if len(index_key) < KEY_BYTES:
             raise ValueError(f"index_key must be at least {KEY_BYTES} bytes")
-        if index_key in keys.values():
+        if self._keyring.holds(index_key):
             raise ValueError("index_key must differ from every encryption key")
-        self._version = key_version
-        self._ciphers = {version: AESGCM(key) for version, key in keys.items()}
         self._index_key = index_key
 
     def __repr__(self) -> str:
-        return f"BsnVault(key_version={self._version})"
+        return f"BsnVault(key_version={self._keyring.key_version})"
 
     @property
     def key_version(self) -> int:
-        return self._version
+        return self._keyring.key_version
 
     def encrypt(self, bsn: str) -> bytes:
         """A fresh token each call (random nonce), under the current key."""
         _require_valid(bsn)
-        prefix = bytes([self._version])
-        nonce = os.urandom(NONCE_BYTES)
-        return prefix + nonce + self._ciphers[self._version].encrypt(nonce, bsn.encode("ascii"), prefix)
+        return self._keyring.encrypt(bsn.encode("ascii"))
 
     def decrypt(self, token: bytes) -> str:
-        if len(token) < 1 + NONCE_BYTES + 16 or token[0] not in self._ciphers:
-            raise BsnTokenError("BSN token is malformed or was made with a key this vault does not have")
-        prefix, nonce, ciphertext = token[:1], token[1 : 1 + NONCE_BYTES], token[1 + NONCE_BYTES :]
         try:
-            plaintext = self._ciphers[token[0]].decrypt(nonce, ciphertext, prefix)
-        except InvalidTag:
+            plaintext = self._keyring.decrypt(token)
+        except UnknownKey:
+            raise BsnTokenError("BSN token is malformed or was made with a key this vault does not have") from None
+        except Unauthentic:
             raise BsnTokenError("BSN token failed authentication: wrong key or altered token") from None
         bsn = plaintext.decode("ascii", errors="replace")
         if not is_valid_bsn(bsn):
@@ -131,7 +99,7 @@ class BsnVault:
 
     def needs_reencryption(self, token: bytes) -> bool:
         """True when the token was made under an older key (rotate by decrypting and encrypting again)."""
-        return not token or token[0] != self._version
+        return self._keyring.needs_reencryption(token)
 
     def blind_index(self, bsn: str) -> str:
         """HMAC-SHA256 hex: equal for equal BSNs under one index key, so households match without decrypting."""

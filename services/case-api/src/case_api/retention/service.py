@@ -25,6 +25,7 @@ from case_api.oco.models import OcoConsent
 from case_api.signals.models import Signal
 from case_api.statistics.service import snapshot_facts
 from case_api.support.models import SupportTrajectory
+from case_api.tasks.models import Task
 from service_kit.auth import Principal
 
 RETENTION = "retention"  # the processing activity of erasing personal data (R17, R18)
@@ -112,6 +113,7 @@ async def erase_cases(ctx: Context, case_ids: Sequence[str]) -> None:
     await session.execute(
         update(SupportTrajectory).where(SupportTrajectory.case_id.in_(case_ids)).values(end_reason=None)
     )
+    await session.execute(update(Task).where(Task.case_id.in_(case_ids)).values(reason=None))
     await session.execute(update(Case).where(Case.id.in_(case_ids)).values(erased_at=now, updated_at=now))
     for case_id in case_ids:
         ctx.log_processing(activity=RETENTION, case_id=case_id, operation=Operation.erase)

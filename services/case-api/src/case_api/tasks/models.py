@@ -4,7 +4,7 @@ R10, R14); caseworkers complete them by hand too."""
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from case_api.db import Base
@@ -54,3 +54,5 @@ class Task(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     completed_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    # Why the task exists, when its creator says so (the notifier: why a caseworker should call or visit).
+    reason: Mapped[str | None] = mapped_column(Text, default=None)

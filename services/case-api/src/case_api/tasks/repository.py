@@ -27,6 +27,11 @@ class TaskRepository:
     async def get(self, task_id: str) -> Task | None:
         return await self._session.get(Task, task_id)
 
+    async def for_purpose(self, case_id: str, purpose: str) -> Task | None:
+        """The case's task for `purpose` (unique per case)."""
+        query = select(Task).where(Task.case_id == case_id, Task.purpose == purpose)
+        return (await self._session.scalars(query)).one_or_none()
+
     async def of_case(self, case_id: str) -> Sequence[Task]:
         query = select(Task).where(Task.case_id == case_id).order_by(Task.due_date, Task.purpose)
         return (await self._session.scalars(query)).all()

@@ -13,13 +13,14 @@ from datetime import date
 
 from case_api.audit.models import Operation
 from case_api.cases.models import Case, Stage
-from case_api.cases.service import CASE_FILE, load_case
+from case_api.cases.service import CASE_FILE, INFORMING_HOUSEHOLD, load_case
 from case_api.context import Context
 from case_api.deadlines.rules import RULE_KINDS, DesiredTask, Norms, desired_tasks
+from case_api.errors import Gone
 from case_api.events import emit
 from case_api.tasks.models import AssigneeRole, Task, TaskKind, TaskStatus
 from case_api.tasks.repository import TaskRepository
-from case_api.tasks.schemas import TaskList, TaskRead
+from case_api.tasks.schemas import NotificationTaskCreate, TaskList, TaskRead
 from service_kit.errors import Conflict, Forbidden, NotFound
 
 ESCALATED_TO = AssigneeRole.team_lead
@@ -64,7 +65,15 @@ async def ensure_task(
 
 
 async def _create(
-    ctx: Context, *, case: Case, kind: TaskKind, purpose: str, rule: str, due_date: date, role: AssigneeRole
+    ctx: Context,
+    *,
+    case: Case,
+    kind: TaskKind,
+    purpose: str,
+    rule: str,
+    due_date: date,
+    role: AssigneeRole,
+    reason: str | None = None,
 ) -> Task:
     task = Task(
         id=str(uuid.uuid4()),
@@ -77,6 +86,7 @@ async def _create(
         status=TaskStatus.open,
         escalation_level=0,
         created_at=ctx.clock.now(),
+        reason=reason,
     )
     TaskRepository(ctx.session).add(task)
     await ctx.session.flush()  # the unique (case, purpose) refuses a second one here, not at commit
@@ -181,6 +191,46 @@ async def _create_desired(ctx: Context, *, case: Case, desired: DesiredTask) -> 
         due_date=desired.due_date,
         role=desired.assignee_role,
     )
+
+
+def notification_purpose(notification_id: str) -> str:
+    """The purpose of the task that stands for one notification: what makes a repeated request find it."""
+    return f"notification:{notification_id}"
+
+
+async def create_notification_task(ctx: Context, *, case_id: str, request: NotificationTaskCreate) -> tuple[Task, bool]:
+    """The notifier's human channel: a caseworker visits or calls the household, due the next working day,
+    assigned to the outreach workers. One task per notification: a repeat gets the task created first (and
+    False); the same notification with another kind or moment is 409. A closed case gets no new task (409)."""
+    case = await load_case(ctx, case_id, for_update=True)
+    if case.erased_at is not None:
+        raise Gone(f"the personal data of case {case_id} was erased (R18)", field="case_id")
+    purpose = notification_purpose(str(request.notification_id))
+    kind, rule = TaskKind(request.kind.value), request.moment
+    existing = await TaskRepository(ctx.session).for_purpose(case.id, purpose)
+    if existing is not None:
+        if (existing.kind, existing.rule) != (kind, rule):
+            raise Conflict(
+                f"notification {request.notification_id} already has a {existing.kind.value} task for moment "
+                f"{existing.rule}",
+                field="notification_id",
+                task_id=existing.id,
+            )
+        return existing, False
+    if case.stage is Stage.closed:
+        raise Conflict("the case is closed: no caseworker visits or calls any more", field="case_id")
+    task = await _create(
+        ctx,
+        case=case,
+        kind=kind,
+        purpose=purpose,
+        rule=rule,
+        due_date=ctx.calendar.add_working_days(ctx.today(), 1),
+        role=AssigneeRole.outreach_worker,
+        reason=request.reason,
+    )
+    ctx.log_processing(activity=INFORMING_HOUSEHOLD, case_id=case.id, operation=Operation.write)
+    return task, True
 
 
 async def complete_task(ctx: Context, *, task_id: str) -> Task:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 18:53:57.572477
+Create Date: 2026-11-25 20:55:46.050447
 """
 
 from collections.abc import Sequence
@@ -79,6 +79,14 @@ def upgrade() -> None:
             sqlite_where=sa.text("published_at IS NULL"),
         )
 
+    op.create_table(
+        "processed_event",
+        sa.Column("source", sa.String(length=200), nullable=False),
+        sa.Column("event_id", sa.String(length=36), nullable=False),
+        sa.Column("consumer_group", sa.String(length=100), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("source", "event_id", "consumer_group", name=op.f("pk_processed_event")),
+    )
     op.create_table(
         "processing_log",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -338,6 +346,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("completed_by", sa.String(length=200), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(["case_id"], ["case.id"], name=op.f("fk_task_case_id_case")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_task")),
         sa.UniqueConstraint("case_id", "purpose", name=op.f("uq_task_case_id_purpose")),
@@ -462,6 +471,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_processing_log_at"))
 
     op.drop_table("processing_log")
+    op.drop_table("processed_event")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index(
             "ix_outbox_unpublished",

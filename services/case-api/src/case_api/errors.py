@@ -1,0 +1,12 @@
+"""case-api's refusals beyond service_kit.errors' common ones."""
+
+from http import HTTPStatus
+
+from service_kit.errors import DomainError
+
+
+class Gone(DomainError):
+    """410: the case exists, but its personal data was erased at the end of its retention period (R18)."""
+
+    status = HTTPStatus.GONE
+    code = "gone"
