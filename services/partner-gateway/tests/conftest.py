@@ -5,12 +5,15 @@ import asyncio
 import base64
 import contextlib
 import json
+import os
 import secrets
+import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,6 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from standardwebhooks.webhooks import Webhook
 
 from devinfra.devkey import DevKey
+from devinfra.ports import free_port
+from devinfra.stack import Child
 from eviction_schemas.envelope import STRUCTURED_CONTENT_TYPE, CloudEvent, dlq_topic, make_event
 from eviction_schemas.registry import load_sample, validate_cloud_event
 from partner_gateway.db import ProcessedEvent
@@ -37,7 +42,7 @@ from service_kit.consumer import EventConsumer
 from service_kit.db import make_engine, make_session_factory
 from service_kit.migrations import upgrade_to_head
 from service_kit.outbox import make_producer
-from service_kit.settings import DEVELOPMENT_OIN
+from service_kit.settings import DEFAULT_OIDC_AUDIENCE, DEVELOPMENT_OIDC_ISSUER, DEVELOPMENT_OIN
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -79,6 +84,12 @@ def admin(dev_key: DevKey) -> dict[str, str]:
 
 @pytest.fixture
 def new_case_opened() -> Callable[..., CloudEvent]:
+    return case_event
+
+
+@pytest.fixture
+def new_case_event() -> Callable[..., CloudEvent]:
+    """`new_case_event(event_name="case.closed")`: a case event of any type, from its golden sample."""
     return case_event
 
 
@@ -188,7 +199,7 @@ class Registry:
             rows = await session.execute(
                 select(ProcessedEvent.source, ProcessedEvent.event_id, ProcessedEvent.consumer_group)
             )
-            return [tuple(row) for row in rows.all()]
+            return [(source, event_id, group) for source, event_id, group in rows.all()]
 
 
 @pytest.fixture
@@ -414,3 +425,103 @@ class PartnerMessages:
 @pytest.fixture
 def partner_messages() -> type[PartnerMessages]:
     return PartnerMessages
+
+
+# --- a real case-api ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class CaseApiProcess:
+    """case-api's API as `make run` starts it (its own migrated PostgreSQL database, trusting a signing key of the
+    test), which a test can stop and start again on the same port. `token` has the role partner_gateway."""
+
+    port: int
+    env: dict[str, str]
+    log_path: Path
+    key: DevKey
+    database_url: str
+    token: str = field(init=False)
+    child: Child | None = None
+
+    def __post_init__(self) -> None:
+        self.token = self.key.mint_token(["partner_gateway"], subject="partner-gateway")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        argv = [
+            sys.executable, "-m", "uvicorn", "--factory", "case_api.main:create_app",
+            "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log",
+        ]  # fmt: skip
+        self.child = Child("case-api", argv, self.env, self.log_path)
+        self.child.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if not self.child.alive():
+                raise RuntimeError(f"case-api exited early:\n{self.child.log_tail()}")
+            try:
+                if httpx.get(self.url + "/health/live", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"case-api did not start:\n{self.child.log_tail()}")
+
+    def stop(self) -> None:
+        if self.child is not None:
+            self.child.stop()  # SIGTERM to its pid, then waits
+
+    def get(self, path: str) -> httpx.Response:
+        return httpx.get(self.url + path, headers={"authorization": f"Bearer {self.token}"}, timeout=10)
+
+    def caseworker(self) -> httpx.AsyncClient:
+        """A client of case-api acting as a made-up administrator (every team's cases)."""
+        token = self.key.mint_token(["admin"], team=None, subject="admin-1")
+        return httpx.AsyncClient(base_url=self.url, headers={"authorization": f"Bearer {token}"}, timeout=10)
+
+
+StartCaseApi = Callable[..., CaseApiProcess]
+
+
+@pytest.fixture
+def start_case_api(postgres_url_factory: Callable[[str], str], tmp_path: Path) -> Iterator[StartCaseApi]:
+    """`start_case_api(case_events_topic=..., kafka_bootstrap=...)`: a running case-api; stopped at the end."""
+    started: list[CaseApiProcess] = []
+
+    def start(*, case_events_topic: str | None = None, kafka_bootstrap: str = "127.0.0.1:9") -> CaseApiProcess:
+        database_url = postgres_url_factory("case_api_for_gateway")
+        upgrade_to_head("case_api:migrations", database_url)
+        home = tmp_path / f"case-api-{len(started)}"
+        key = DevKey.ensure(home / "dev-oidc")
+        env = {name: value for name, value in os.environ.items() if not name.startswith(("CASE_API_", "OIDC_"))}
+        env.update(
+            {
+                "CASE_API_DATABASE_URL": database_url,
+                "CASE_API_DATA_DIR": str(home / "data"),
+                # The API writes to its outbox only; a test that wants the events relays them itself.
+                "CASE_API_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+                "CASE_API_OIDC_JWKS_URL": str(key.jwks_path),
+                "CASE_API_OIDC_ISSUER": DEVELOPMENT_OIDC_ISSUER,
+                "CASE_API_OIDC_AUDIENCE": DEFAULT_OIDC_AUDIENCE,
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        if case_events_topic:
+            env["CASE_API_CASE_EVENTS_TOPIC"] = case_events_topic
+        process = CaseApiProcess(free_port(), env, home / "case-api.log", key, database_url)
+        process.start()
+        started.append(process)
+        return process
+
+    try:
+        yield start
+    finally:
+        for process in started:
+            process.stop()
+
+
+@pytest.fixture
+def case_api_process(start_case_api: StartCaseApi) -> CaseApiProcess:
+    return start_case_api()

@@ -5,17 +5,20 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from devinfra.ports import free_port
 from devinfra.receiver import WebhookReceiver
 from partner_gateway.deliveries.minimisation import minimise
-from partner_gateway.deliveries.models import Delivery, DeliveryStatus
+from partner_gateway.deliveries.models import Delivery, DeliveryAttempt, DeliveryStatus
 from partner_gateway.deliveries.service import deliver, due_deliveries, fan_out
+from partner_gateway.inbound.case_api import CaseApi, TokenFile
 from partner_gateway.partners.models import PartnerKind
 
 pytestmark = pytest.mark.postgres
@@ -165,3 +168,47 @@ async def test_an_unreachable_endpoint_schedules_a_retry(
     assert delivery.last_error is not None
     assert delivery.last_error.startswith("ConnectError")
     assert delivery.next_attempt_at == clock.now() + timedelta(seconds=5)
+
+
+async def test_a_referral_waits_while_case_api_cannot_be_asked_and_is_never_sent_without_its_details(
+    partners: Any,
+    sessions: Any,
+    clock: Any,
+    http: httpx.AsyncClient,
+    receiver: WebhookReceiver,
+    new_case_event: Any,
+    tmp_path: Path,
+) -> None:
+    """MEE Noord's referral reads its details from case-api when it is sent; case-api down is a retry, not a send."""
+    await partners.partner(PartnerKind.client_support, event_types=["oco.accepted"], callback_url=receiver.url)
+    async with sessions() as session, session.begin():
+        [made] = await fan_out(session, event=new_case_event(event_name="oco.accepted"), clock=clock)
+    token_file = tmp_path / "case-api.token"
+    token_file.write_text("a-service-token\n")
+
+    async with (
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{free_port()}", timeout=2) as down,
+        sessions() as session,
+        session.begin(),
+    ):
+        delivery = await session.get(Delivery, made.id)
+        assert delivery is not None
+        case_api = CaseApi(down, TokenFile(token_file))
+        assert not await deliver(session, delivery=delivery, http=http, clock=clock, case_api=case_api)
+    async with sessions() as session:
+        waiting = await session.get(Delivery, made.id)
+        assert waiting is not None
+        [logged] = (await session.scalars(select(DeliveryAttempt))).all()
+    assert (waiting.status, waiting.attempts, waiting.last_status_code) == (DeliveryStatus.pending, 1, None)
+    assert waiting.next_attempt_at == clock.now() + timedelta(seconds=5)
+    assert waiting.last_error is not None
+    assert waiting.last_error.startswith("case-api: ConnectError")
+    assert (logged.status_code, logged.error) == (None, waiting.last_error)
+    assert receiver.received == []
+
+    # A worker without a client of case-api cannot send it either.
+    clock.advance(timedelta(seconds=5))
+    ok, waiting = await attempt(sessions, made.id, http, clock)
+    assert not ok
+    assert (waiting.status, waiting.attempts) == (DeliveryStatus.pending, 2)
+    assert receiver.received == []

@@ -6,10 +6,7 @@ while case-api is stopped wait, and are processed once it is back.
 """
 
 import asyncio
-import os
-import sys
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -21,90 +18,19 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from devinfra.devkey import DevKey
-from devinfra.ports import free_port
-from devinfra.stack import Child
 from partner_gateway.config import Settings
 from partner_gateway.inbound.case_api import CaseApi, TokenFile
 from partner_gateway.inbound.models import InboundMessage, InboundStatus, ReferenceMap
 from partner_gateway.main import create_app
 from partner_gateway.workers.inbound import process_due
 from service_kit.clock import FixedClock
-from service_kit.migrations import upgrade_to_head
-from service_kit.settings import DEFAULT_OIDC_AUDIENCE, DEVELOPMENT_OIDC_ISSUER
 
 pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
 
 
-@dataclass
-class CaseApiProcess:
-    """case-api's API as `make run` starts it, which a test can stop and start again on the same port."""
-
-    port: int
-    env: dict[str, str]
-    log_path: Path
-    token: str
-    child: Child | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        argv = [
-            sys.executable, "-m", "uvicorn", "--factory", "case_api.main:create_app",
-            "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log",
-        ]  # fmt: skip
-        self.child = Child("case-api", argv, self.env, self.log_path)
-        self.child.start()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if not self.child.alive():
-                raise RuntimeError(f"case-api exited early:\n{self.child.log_tail()}")
-            try:
-                if httpx.get(self.url + "/health/live", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(f"case-api did not start:\n{self.child.log_tail()}")
-
-    def stop(self) -> None:
-        if self.child is not None:
-            self.child.stop()  # SIGTERM to its pid, then waits
-
-    def get(self, path: str) -> httpx.Response:
-        return httpx.get(self.url + path, headers={"authorization": f"Bearer {self.token}"}, timeout=10)
-
-
-@pytest.fixture
-def case_api_process(postgres_url_factory: Callable[[str], str], tmp_path: Path) -> Iterator[CaseApiProcess]:
-    database_url = postgres_url_factory("case_api_inbound")
-    upgrade_to_head("case_api:migrations", database_url)
-    key = DevKey.ensure(tmp_path / "dev-oidc")
-    env = {name: value for name, value in os.environ.items() if not name.startswith(("CASE_API_", "OIDC_"))}
-    env.update(
-        {
-            "CASE_API_DATABASE_URL": database_url,
-            "CASE_API_DATA_DIR": str(tmp_path / "data"),
-            "CASE_API_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9",  # the API writes to its outbox; no broker needed
-            "CASE_API_OIDC_JWKS_URL": str(key.jwks_path),
-            "CASE_API_OIDC_ISSUER": DEVELOPMENT_OIDC_ISSUER,
-            "CASE_API_OIDC_AUDIENCE": DEFAULT_OIDC_AUDIENCE,
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    token = key.mint_token(["partner_gateway"], subject="partner-gateway")
-    process = CaseApiProcess(free_port(), env, tmp_path / "case-api.log", token)
-    process.start()
-    try:
-        yield process
-    finally:
-        process.stop()
-
-
 @pytest.fixture
 async def gateway(
-    database_url: str, clock: FixedClock, case_api_process: CaseApiProcess, tmp_path: Path, dev_key: DevKey
+    database_url: str, clock: FixedClock, case_api_process: Any, tmp_path: Path, dev_key: DevKey
 ) -> AsyncIterator[FastAPI]:
     token_file = tmp_path / "case-api.token"
     token_file.write_text(case_api_process.token + "\n")  # what the stack (or a client-credentials sidecar) writes
@@ -182,7 +108,7 @@ async def partners(
 
 
 async def test_a_corporations_arrears_open_a_case_and_a_bailiffs_eviction_date_reaches_it(
-    partners: Partners, case_api_process: CaseApiProcess, clock: FixedClock, partner_messages: Any
+    partners: Partners, case_api_process: Any, clock: FixedClock, partner_messages: Any
 ) -> None:
     today = clock.now().date()
     arrears = await partners.send("woonfriesland", partner_messages.arrears_reported("HUUR-0001", today=today))
@@ -250,7 +176,7 @@ async def test_case_api_refusing_the_content_rejects_the_message_with_its_proble
 
 
 async def test_messages_sent_while_case_api_is_down_wait_and_are_processed_when_it_is_back(
-    partners: Partners, case_api_process: CaseApiProcess, clock: FixedClock, partner_messages: Any
+    partners: Partners, case_api_process: Any, clock: FixedClock, partner_messages: Any
 ) -> None:
     today = clock.now().date()
     await asyncio.to_thread(case_api_process.stop)

@@ -53,7 +53,7 @@ async def setup(partners: Any, sessions: Any, clock: Any, url: str, *events: Any
 
 async def attempt(sessions: Any, delivery_id: str, http: httpx.AsyncClient, clock: Any) -> Delivery:
     async with sessions() as session, session.begin():
-        delivery = await session.get(Delivery, delivery_id)
+        delivery: Delivery | None = await session.get(Delivery, delivery_id)
         assert delivery is not None
         await deliver(session, delivery=delivery, http=http, clock=clock, settings=SETTINGS)
     return delivery

@@ -4,7 +4,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from service_kit.settings import ServiceSettings
@@ -27,6 +27,10 @@ class Settings(ServiceSettings):
     relay_idle_interval_seconds: float = Field(default=0.2, gt=0, description="The relay's wait when idle.")
 
     # Partner registry.
+    # Partners' webhook secrets at rest (AES-256-GCM, partners/secrets.py). Production: base64 of 32 random bytes.
+    # A value containing "change-me" derives a fixed development key (service_kit.crypto.decode_key) and
+    # production refuses it.
+    secret_key: SecretStr = SecretStr("dev-change-me-gateway-secret-key")
     secret_rotation_grace_hours: float = Field(
         default=72.0, ge=0, description="How long a rotated secret (inbound and outbound) stays valid."
     )
@@ -57,6 +61,9 @@ class Settings(ServiceSettings):
         pattern=r"^[a-z0-9][a-z0-9-]*$",
         description="The area team of cases that partners' arrears signals open, unless the partner names its own.",
     )
+
+    def secret_fields(self) -> dict[str, str]:
+        return {"secret_key": self.secret_key.get_secret_value()}
 
     @field_validator("partners_seed_file", mode="before")
     @classmethod

@@ -13,6 +13,7 @@ from partner_gateway.deliveries.router import router as deliveries_router
 from partner_gateway.inbound.rate_limit import RateLimiter, TooManyMessages
 from partner_gateway.inbound.router import router as inbound_router
 from partner_gateway.partners.router import router as partners_router
+from partner_gateway.partners.secrets import use_settings as use_secret_key
 from partner_gateway.partners.seed import apply_seed, load_seed
 from partner_gateway.signal_files.router import router as signal_files_router
 from service_kit.app import create_service_app
@@ -35,6 +36,7 @@ async def _too_many_messages(request: Request, exc: Exception) -> JSONResponse:
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or get_settings()
     clock = clock or SystemClock()
+    use_secret_key(settings)  # partners' secrets at rest open with this app's GATEWAY_SECRET_KEY
     app = create_service_app(
         settings=settings,
         clock=clock,

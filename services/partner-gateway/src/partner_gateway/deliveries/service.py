@@ -21,8 +21,9 @@ from eviction_schemas.envelope import CloudEvent, make_event
 from eviction_schemas.registry import validate_data
 from partner_gateway.config import Settings, get_settings
 from partner_gateway.db import OutboxRecord
-from partner_gateway.deliveries.minimisation import event_name, may_receive, minimise
+from partner_gateway.deliveries.minimisation import REFERRAL_TYPE, event_name, may_receive, minimise, referral_body
 from partner_gateway.deliveries.models import Delivery, DeliveryAttempt, DeliveryStatus
+from partner_gateway.inbound.case_api import CaseApi, CaseApiUnavailable
 from partner_gateway.inbound.models import ReferenceMap
 from partner_gateway.partners.models import Partner, PartnerKind, Subscription
 from partner_gateway.partners.repository import PartnerRepository
@@ -59,23 +60,28 @@ RETRIED_STATUSES = frozenset({429})
 SCOPED_KINDS = frozenset({PartnerKind.housing_corporation, PartnerKind.bailiff, PartnerKind.utility})
 # How often a delivery whose case is not (yet) mapped to its partner looks again, within the routing window.
 ROUTING_RECHECK = timedelta(seconds=2)
+# case-api's answers to a referral read that mean: nothing personal may go (consent withdrawn, case or consent
+# unknown, personal data erased). The referral is given up and never sent.
+REFERRAL_REFUSED = {409: "consent_withdrawn", 404: "referral_not_found", 410: "referral_not_found"}
 
 
 async def fan_out(session: AsyncSession, *, event: CloudEvent, clock: Clock) -> list[Delivery]:
-    """One pending delivery per active subscription that wants this event and whose kind may see it."""
+    """One pending delivery per active subscription that wants this event and whose kind may see it (only the
+    fields of the minimisation table are stored)."""
     deliveries = []
     for subscription, partner in await PartnerRepository(session).active_subscriptions():
         if event_name(event.type) not in subscription.event_types or not may_receive(partner.kind, event.type):
             continue
+        body = minimise(partner.kind, event)
         delivery = Delivery(
             id=f"msg_{uuid.uuid4().hex}",
             subscription_id=subscription.id,
             partner_id=partner.id,
             case_id=event.subject,
             event_id=str(event.id),
-            event_type=event.type,
+            event_type=body["type"],  # a referral's own type for MEE Noord, else the event's
             sequence=event.sequence_number,
-            payload=json.dumps(minimise(partner.kind, event), separators=(",", ":")).encode(),
+            payload=json.dumps(body, separators=(",", ":")).encode(),
             status=DeliveryStatus.pending,
             attempts=0,
             next_attempt_at=clock.now(),
@@ -121,13 +127,17 @@ async def deliver(
     http: httpx.AsyncClient,
     clock: Clock,
     settings: Settings | None = None,
+    case_api: CaseApi | None = None,
 ) -> bool:
     """One signed attempt; on failure the next attempt is scheduled, or the delivery is given up. The request
-    carries a `traceparent` that continues the trace of the event."""
+    carries a `traceparent` that continues the trace of the event. A referral to MEE Noord reads its details
+    from `case_api` first."""
     settings = settings or get_settings()
     with span("webhook deliver", traceparent=delivery.traceparent, kind=SpanKind.CLIENT):
         attempts_before = delivery.attempts
-        delivered = await _attempt(session, delivery=delivery, http=http, clock=clock, settings=settings)
+        delivered = await _attempt(
+            session, delivery=delivery, http=http, clock=clock, settings=settings, case_api=case_api
+        )
         if delivery.attempts == attempts_before and delivery.status is DeliveryStatus.pending:
             # Not sent: its case is not (yet) mapped to this partner. Not an attempt, so not counted.
             log.debug("delivery %s waits for its case to map to partner %s", delivery.id, delivery.partner_id)
@@ -172,7 +182,13 @@ async def _routed(session: AsyncSession, *, delivery: Delivery, partner: Partner
 
 
 async def _attempt(
-    session: AsyncSession, *, delivery: Delivery, http: httpx.AsyncClient, clock: Clock, settings: Settings
+    session: AsyncSession,
+    *,
+    delivery: Delivery,
+    http: httpx.AsyncClient,
+    clock: Clock,
+    settings: Settings,
+    case_api: CaseApi | None,
 ) -> bool:
     subscription = await session.get(Subscription, delivery.subscription_id)
     partner = await session.get(Partner, delivery.partner_id)
@@ -187,6 +203,11 @@ async def _attempt(
         await _give_up(session, delivery, reason="endpoint_disabled", now=now, settings=settings)
         return False
     body = delivery.payload.decode()
+    if delivery.event_type == REFERRAL_TYPE:
+        referral = await _read_referral(session, delivery=delivery, case_api=case_api, now=now, settings=settings)
+        if referral is None:
+            return False
+        body = referral  # sent, never stored: the delivery keeps the consent's id only
     headers = {
         "content-type": "application/json",
         # The same webhook-id on every retry and replay: it is the same message, so a partner dedupes on it.
@@ -232,6 +253,47 @@ async def _attempt(
     # Any other answer (4xx, 3xx: redirects are not followed) will not change by asking again.
     await _give_up(session, delivery, reason="refused", now=now, settings=settings)
     return False
+
+
+async def _read_referral(
+    session: AsyncSession, *, delivery: Delivery, case_api: CaseApi | None, now: datetime, settings: Settings
+) -> str | None:
+    """The referral's body, read from case-api now, under the consent the delivery names (R9); None when it
+    cannot go now (case-api unreachable: retried) or at all (no valid consent: given up, nothing sent)."""
+    stored = json.loads(delivery.payload)
+    started = time.perf_counter()
+    error: str
+    try:
+        if case_api is None:
+            raise CaseApiUnavailable("the delivery worker has no case-api client for referrals")
+        answer = await case_api.get(
+            f"/v1/cases/{delivery.case_id}/oco-referral", params={"consent_id": stored["data"]["consent_id"]}
+        )
+    except CaseApiUnavailable as failure:
+        error = f"case-api: {failure}"
+    else:
+        if answer.ok and isinstance(answer.body, dict):
+            return json.dumps(referral_body(stored, answer.body), separators=(",", ":"))
+        if (reason := REFERRAL_REFUSED.get(answer.status_code)) is not None:
+            # Not a failure of the partner's endpoint (no partner.delivery-failed): the household's consent is
+            # gone, so the referral must never be sent, however often it is replayed.
+            delivery.status = DeliveryStatus.gave_up
+            delivery.gave_up_reason = reason
+            delivery.last_error = f"case-api answered {answer.status_code}: {_problem_title(answer.body)}"[:500]
+            log.info("referral %s to partner %s not sent: %s", delivery.id, delivery.partner_id, reason)
+            return None
+        error = f"case-api answered {answer.status_code}: {_problem_title(answer.body)}"
+    # case-api down, or refusing the service token: the referral waits, on the retry schedule.
+    delivery.attempts += 1
+    _log_attempt(session, delivery, at=now, started=started, status=None, error=error[:500])
+    await _schedule_retry(session, delivery, now=now, status=None, error=error, settings=settings)
+    return None
+
+
+def _problem_title(body: Any) -> str:
+    """The title of an RFC 9457 problem (never its detail, which may name a case's facts)."""
+    title = body.get("title") if isinstance(body, dict) else None
+    return str(title) if title else "no problem details"
 
 
 def _log_attempt(

@@ -1,65 +1,35 @@
 """The gateway's client of case-api: its REST API under /v1, called with a service token (role partner_gateway).
 
-The token is read from a file (setting `case_api_token_file`) at every call, so whatever writes the file (the
+The token file and the HTTP plumbing are service_kit.service_client's, shared with the notifier's client: the
+token is read from a file (setting `case_api_token_file`) at every call, so whatever writes the file (the
 deployment's client-credentials sidecar, or the local stack in development and tests) can renew it without a
 restart. Service code never mints tokens itself.
 """
 
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
+from urllib.parse import urlencode
 
-import httpx
+from service_kit.service_client import ServiceAnswer, ServiceClient, ServiceUnavailable, TokenFile, TokenSource
+from service_kit.tracing import current_traceparent
+
+__all__ = ["CaseApi", "CaseApiAnswer", "CaseApiUnavailable", "TokenFile", "TokenSource"]
+
+CaseApiAnswer = ServiceAnswer
 
 
-class CaseApiUnavailable(Exception):
+class CaseApiUnavailable(ServiceUnavailable):
     """case-api could not be asked (network, timeout, no token): the message waits and is tried again."""
 
 
-@dataclass(frozen=True)
-class CaseApiAnswer:
-    status_code: int
-    body: Any
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status_code < 300
-
-
-class TokenSource(Protocol):
-    def token(self) -> str: ...
-
-
-class TokenFile:
-    """A bearer token kept in a file by someone else; read at every call."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def token(self) -> str:
-        try:
-            token = self.path.read_text().strip()
-        except OSError as error:
-            raise CaseApiUnavailable(f"no service token for case-api at {self.path}: {error.strerror}") from None
-        if not token:
-            raise CaseApiUnavailable(f"the service token file {self.path} is empty")
-        return token
-
-
-class CaseApi:
-    def __init__(self, http: httpx.AsyncClient, tokens: TokenSource) -> None:
-        self._http = http
-        self._tokens = tokens
+class CaseApi(ServiceClient):
+    unavailable = CaseApiUnavailable
 
     async def post(self, path: str, body: dict[str, Any], *, idempotency_key: str) -> CaseApiAnswer:
         """One write; the Idempotency-Key makes a retry after a lost answer get the first answer."""
-        headers = {"authorization": f"Bearer {self._tokens.token()}", "idempotency-key": idempotency_key}
-        try:
-            response = await self._http.post(path, json=body, headers=headers)
-        except httpx.HTTPError as error:
-            raise CaseApiUnavailable(f"{type(error).__name__}: {error}") from None
-        try:
-            answer_body = response.json()
-        except ValueError:
-            answer_body = None
-        return CaseApiAnswer(response.status_code, answer_body)
+        return await self.request("POST", path, json=body, headers={"idempotency-key": idempotency_key})
+
+    async def get(self, path: str, *, params: dict[str, str] | None = None) -> CaseApiAnswer:
+        """One read, in the caller's trace (case-api writes the trace id in its processing log, R17)."""
+        traceparent = current_traceparent()
+        query = f"?{urlencode(params)}" if params else ""
+        return await self.request("GET", path + query, headers={"traceparent": traceparent} if traceparent else None)

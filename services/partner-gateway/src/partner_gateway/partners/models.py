@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import JSON
 
 from partner_gateway.db import Base
+from partner_gateway.partners.secrets import SealedSecret
 from service_kit.db import EnumText, UTCDateTime
 
 
@@ -24,17 +25,17 @@ class Partner(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[PartnerKind] = mapped_column(EnumText(PartnerKind, 30))
-    # Standard Webhooks secret (whsec_...) that signs what we send to this partner.
-    outbound_secret: Mapped[str] = mapped_column(String(200))
+    # Every secret below is a Standard Webhooks secret (whsec_...), stored encrypted (partners/secrets.py): shared
+    # HMAC keys the gateway must read back, so they cannot be hashed.
+    # The secret that signs what we send to this partner.
+    outbound_secret: Mapped[str] = mapped_column(SealedSecret("outbound_secret"))
     # During a rotation deliveries carry a second signature with the previous secret until this time.
-    previous_outbound_secret: Mapped[str | None] = mapped_column(String(200), default=None)
+    previous_outbound_secret: Mapped[str | None] = mapped_column(SealedSecret("previous_outbound_secret"), default=None)
     previous_outbound_secret_valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
-    # Standard Webhooks secret (whsec_...) that the partner signs its messages to us with. Stored as given (like
-    # outbound_secret): both are shared HMAC keys the gateway must read back, so hashing is not an option, and
-    # encrypting them at rest with a key from the environment is still to do. None: the partner cannot send.
-    inbound_secret: Mapped[str | None] = mapped_column(String(200), default=None)
+    # The secret the partner signs its messages to us with. None: the partner cannot send.
+    inbound_secret: Mapped[str | None] = mapped_column(SealedSecret("inbound_secret"), default=None)
     # During a rotation the previous secret stays valid until previous_inbound_secret_valid_until.
-    previous_inbound_secret: Mapped[str | None] = mapped_column(String(200), default=None)
+    previous_inbound_secret: Mapped[str | None] = mapped_column(SealedSecret("previous_inbound_secret"), default=None)
     previous_inbound_secret_valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # The area team whose cases this partner's arrears signals open; None: the gateway's default_team.
     team: Mapped[str | None] = mapped_column(String(40), default=None)

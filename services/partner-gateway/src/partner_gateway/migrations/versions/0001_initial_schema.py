@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 19:44:37.403803
+Create Date: 2026-11-25 20:56:46.349950
 """
 
 from collections.abc import Sequence
@@ -47,11 +47,11 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("kind", sa.String(length=30), nullable=False),
-        sa.Column("outbound_secret", sa.String(length=200), nullable=False),
-        sa.Column("previous_outbound_secret", sa.String(length=200), nullable=True),
+        sa.Column("outbound_secret", sa.LargeBinary(), nullable=False),
+        sa.Column("previous_outbound_secret", sa.LargeBinary(), nullable=True),
         sa.Column("previous_outbound_secret_valid_until", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("inbound_secret", sa.String(length=200), nullable=True),
-        sa.Column("previous_inbound_secret", sa.String(length=200), nullable=True),
+        sa.Column("inbound_secret", sa.LargeBinary(), nullable=True),
+        sa.Column("previous_inbound_secret", sa.LargeBinary(), nullable=True),
         sa.Column("previous_inbound_secret_valid_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("team", sa.String(length=40), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
