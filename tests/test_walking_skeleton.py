@@ -132,14 +132,23 @@ async def test_a_case_travels_from_http_through_kafka_to_a_message_and_a_signed_
         assert envelope["traceparent"] == TRACEPARENT
         assert dict(record.headers)["content-type"] == b"application/cloudevents+json"
 
-        # The notifier wrote the M1 message into its local outbox channel.
+        # The notifier wrote the M1 messages into its local outbox channel: letter, SMS and e-mail for the
+        # made-up household of local mode, each once.
         outbox: Path = stack.outbox_dir
-        emails = wait_for(lambda: list(outbox.glob("*.eml")), what="a message in the notifier's outbox")
+        wait_for(lambda: len(list(outbox.glob("*.pdf"))) == 1, what="the M1 letter in the notifier's outbox")
+        wait_for(lambda: len(list(outbox.glob("*.sms.txt"))) == 1, what="the M1 SMS in the notifier's outbox")
+        emails = wait_for(lambda: list(outbox.glob("*.eml")), what="the M1 e-mail in the notifier's outbox")
         assert isinstance(emails, list)
         assert len(emails) == 1
         assert "gratis" in emails[0].read_text()
-        listed = httpx.get(f"{stack.url('notifier')}/v1/cases/{case_id}/notifications").json()["items"]
-        assert [(n["moment"], n["channel"], n["status"]) for n in listed] == [("M1", "email", "sent")]
+        caseworker = {"authorization": f"Bearer {stack.token('outreach_worker', team='team-noord')}"}
+        listed = httpx.get(f"{stack.url('notifier')}/v1/cases/{case_id}/notifications", headers=caseworker).json()
+        assert sorted((n["moment"], n["channel"], n["status"]) for n in listed["items"]) == [
+            ("M1", "email", "sent"),
+            ("M1", "letter", "sent"),
+            ("M1", "sms", "sent"),
+        ]
+        assert [(p["moment"], p["status"]) for p in listed["planned"]] == [("M1", "fired"), ("M2", "pending")]
 
         # The gateway delivered a signed, minimised webhook to the subscribed receiver.
         wait_for(lambda: receiver.received, what="a webhook at the receiver")

@@ -1,14 +1,21 @@
 """Fixtures of the notifier's tests: a migrated database on the session's real PostgreSQL, fresh topics on
-the session's real Kafka broker, and an EventConsumer that runs in the background of a test."""
+the session's real Kafka broker, an EventConsumer that runs in the background of a test, case events as
+case-api publishes them, and a Dispatcher on the test's database with channels that record what they were
+handed.
+
+Test modules cannot import this file (pytest imports it in importlib mode), so its helpers are handed out by
+fixtures: `events`, `channel_factory`, `static_contacts`, `make_dispatcher`, `apply_events`."""
 
 import asyncio
 import contextlib
+import itertools
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
@@ -18,12 +25,26 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from eviction_schemas.envelope import STRUCTURED_CONTENT_TYPE, CloudEvent, dlq_topic, make_event
-from eviction_schemas.registry import validate_cloud_event
-from notifier.db import ProcessedEvent
+from eviction_schemas.registry import load_sample, validate_cloud_event
+from notifier.channels.base import Channel, HandOver, OutgoingMessage
+from notifier.config import Settings
+from notifier.db import OutboxRecord, ProcessedEvent
 from notifier.migrate import SCRIPT_LOCATION
-from notifier.notifications.models import Notification
-from notifier.notifications.service import request_for_event
-from service_kit.clock import Clock, SystemClock
+from notifier.notifications.choice import TASK, QuietHours
+from notifier.notifications.lifecycle import Policy
+from notifier.notifications.models import (
+    CaseState,
+    ChannelDecision,
+    DeliveryAttempt,
+    Notification,
+    PlannedMoment,
+)
+from notifier.notifications.moments import Timing
+from notifier.notifications.service import Dispatcher, apply_event
+from notifier.templating.context import PLACEHOLDER_HOUSEHOLD, ContactLookup, Household, PlaceholderContacts, Sender
+from notifier.workers.consumer import handler as notifier_handler
+from service_kit.calendar import working_day_calendar
+from service_kit.clock import SystemClock
 from service_kit.consumer import EventConsumer, Handler
 from service_kit.db import make_engine, make_session_factory
 from service_kit.migrations import upgrade_to_head
@@ -31,6 +52,17 @@ from service_kit.outbox import make_producer
 from service_kit.settings import DEVELOPMENT_OIN
 
 Sessions = async_sessionmaker[AsyncSession]
+
+TIMEZONE = "Europe/Amsterdam"
+ZONE = ZoneInfo(TIMEZONE)
+TEAM = "team-noord"
+# A Monday morning (10:30 in Amsterdam): no quiet hours, a working day.
+OPENED_AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+TIMING = Timing(calendar=working_day_calendar(TIMEZONE), send_hour=10)
+NOTIFICATION_TOPIC = "eviction-prevention.notification-events.v1"
+POLICY = Policy(oin=DEVELOPMENT_OIN, topic=NOTIFICATION_TOPIC)
+QUIET = QuietHours(ZONE)
+WRITTEN = ("email", "sms", "letter")
 
 
 async def eventually(condition: Callable[[], Awaitable[object]], *, what: str, timeout: float = 30.0) -> object:
@@ -44,27 +76,134 @@ async def eventually(condition: Callable[[], Awaitable[object]], *, what: str, t
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-def case_opened(case_id: str | None = None, *, sequence: int = 1, opened_by: str = "signal") -> CloudEvent:
+# --- case events ---------------------------------------------------------------------------------------
+
+_sequence = itertools.count(1)
+
+
+class Events:
+    """Valid case events as case-api publishes them (checked against the contract: a test event that broke it
+    would prove nothing). Each builder takes the case id (a new one when None) and the event's time."""
+
+    def make(self, name: str, case_id: str | None = None, *, at: datetime = OPENED_AT, **data: Any) -> CloudEvent:
+        case_id = case_id or str(uuid.uuid4())
+        values = {**load_sample(name)["data"], **data}
+        if "case_id" in values:
+            values["case_id"] = case_id
+        event = make_event(
+            event=name,
+            source_service="case-api",
+            oin=DEVELOPMENT_OIN,
+            subject=case_id,
+            sequence=next(_sequence),
+            time=at,
+            data=values,
+        )
+        validate_cloud_event(event)
+        return event
+
+    def opened(
+        self,
+        case_id: str | None = None,
+        *,
+        opened_by: str = "signal",
+        team: str = TEAM,
+        at: datetime = OPENED_AT,
+    ) -> CloudEvent:
+        return self.make(
+            "case.opened",
+            case_id,
+            at=at,
+            household_id=str(uuid.uuid4()),
+            opened_by=opened_by,
+            priority="high",
+            has_minors=True,
+            team=team,
+        )
+
+    def contact_attempted(self, case_id: str, *, reached: bool, at: datetime = OPENED_AT) -> CloudEvent:
+        return self.make(
+            "contact.attempted",
+            case_id,
+            at=at,
+            channel="home_visit",
+            reached=reached,
+            attempted_on=at.date().isoformat(),
+            part_of_day="afternoon",
+        )
+
+    def summons_served(self, case_id: str, *, served_on: date, at: datetime = OPENED_AT) -> CloudEvent:
+        return self.make("legal.summons-served", case_id, at=at, served_on=served_on.isoformat())
+
+    def scheduled(self, case_id: str, *, eviction_date: date, at: datetime = OPENED_AT) -> CloudEvent:
+        return self.make("eviction.scheduled", case_id, at=at, eviction_date=eviction_date.isoformat())
+
+    def postponed(self, case_id: str, *, eviction_date: date, previous: date, at: datetime = OPENED_AT) -> CloudEvent:
+        return self.make(
+            "eviction.postponed",
+            case_id,
+            at=at,
+            eviction_date=eviction_date.isoformat(),
+            previous_eviction_date=previous.isoformat(),
+        )
+
+    def cancelled(self, case_id: str, *, eviction_date: date, at: datetime = OPENED_AT) -> CloudEvent:
+        return self.make(
+            "eviction.cancelled",
+            case_id,
+            at=at,
+            eviction_date=eviction_date.isoformat(),
+            reason_code="second_chance_agreement",
+        )
+
+    def executed(self, case_id: str, *, executed_on: date, at: datetime = OPENED_AT) -> CloudEvent:
+        return self.make("eviction.executed", case_id, at=at, executed_on=executed_on.isoformat())
+
+    def stored(
+        self, case_id: str, *, stored_on: date, retention_ends_on: date, reference: str = "INB-2026-0007", at: datetime
+    ) -> CloudEvent:
+        return self.make(
+            "belongings.stored",
+            case_id,
+            at=at,
+            storage_reference=reference,
+            stored_on=stored_on.isoformat(),
+            retention_ends_on=retention_ends_on.isoformat(),
+        )
+
+    def returned(self, case_id: str, *, reference: str = "INB-2026-0007", at: datetime) -> CloudEvent:
+        return self.make(
+            "belongings.returned", case_id, at=at, storage_reference=reference, returned_on=at.date().isoformat()
+        )
+
+    def disposed(self, case_id: str, *, reference: str = "INB-2026-0007", at: datetime) -> CloudEvent:
+        return self.make(
+            "belongings.disposed",
+            case_id,
+            at=at,
+            storage_reference=reference,
+            disposed_on=at.date().isoformat(),
+            method="destroyed",
+        )
+
+    def housing_decided(self, case_id: str, *, granted: bool, at: datetime = OPENED_AT) -> CloudEvent:
+        return self.make("temporary-housing.decided", case_id, at=at, granted=granted)
+
+    def closed(self, case_id: str, *, at: datetime = OPENED_AT) -> CloudEvent:
+        return self.make("case.closed", case_id, at=at, outcome="eviction_averted")
+
+
+EVENTS = Events()
+
+
+def case_opened(case_id: str | None = None, *, opened_by: str = "signal", team: str = TEAM) -> CloudEvent:
     """A valid case.opened as case-api publishes it."""
-    case_id = case_id or str(uuid.uuid4())
-    event = make_event(
-        event="case.opened",
-        source_service="case-api",
-        oin=DEVELOPMENT_OIN,
-        subject=case_id,
-        sequence=sequence,
-        time=datetime(2026, 3, 2, 9, 30, tzinfo=UTC),
-        data={
-            "case_id": case_id,
-            "household_id": str(uuid.uuid4()),
-            "opened_by": opened_by,
-            "priority": "high",
-            "has_minors": True,
-            "team": "team-noord",
-        },
-    )
-    validate_cloud_event(event)  # a test event that broke the contract would prove nothing
-    return event
+    return EVENTS.opened(case_id, opened_by=opened_by, team=team)
+
+
+@pytest.fixture
+def events() -> Events:
+    return EVENTS
 
 
 @pytest.fixture
@@ -75,6 +214,9 @@ def new_case_opened() -> Callable[..., CloudEvent]:
 @pytest.fixture
 def wait_until() -> Callable[..., Awaitable[object]]:
     return eventually
+
+
+# --- the database --------------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -100,16 +242,60 @@ class Ledger:
 
     sessions: Sessions
 
-    async def notifications(self, case_id: str | None = None) -> list[Notification]:
+    async def _all(self, query: Any) -> list[Any]:
         async with self.sessions() as session:
-            query = select(Notification).order_by(Notification.created_at, Notification.case_id)
-            if case_id is not None:
-                query = query.where(Notification.case_id == case_id)
             return list((await session.scalars(query)).all())
+
+    async def planned(self, case_id: str | None = None) -> list[PlannedMoment]:
+        """Planned moments, by due time (then moment and occasion)."""
+        query = select(PlannedMoment).order_by(PlannedMoment.due_at, PlannedMoment.moment, PlannedMoment.occasion)
+        if case_id is not None:
+            query = query.where(PlannedMoment.case_id == case_id)
+        return await self._all(query)
+
+    async def count_planned(self) -> int:
+        async with self.sessions() as session:
+            return int(await session.scalar(select(func.count()).select_from(PlannedMoment)) or 0)
+
+    async def case_state(self, case_id: str) -> CaseState | None:
+        async with self.sessions() as session:
+            return await session.get(CaseState, case_id)
+
+    async def notifications(self, case_id: str | None = None) -> list[Notification]:
+        query = select(Notification).order_by(Notification.created_at, Notification.case_id, Notification.channel)
+        if case_id is not None:
+            query = query.where(Notification.case_id == case_id)
+        return await self._all(query)
+
+    async def notification(self, notification_id: str) -> Notification:
+        async with self.sessions() as session:
+            found = await session.get(Notification, notification_id)
+        assert found is not None, f"no notification {notification_id}"
+        return found
 
     async def count_notifications(self) -> int:
         async with self.sessions() as session:
             return int(await session.scalar(select(func.count()).select_from(Notification)) or 0)
+
+    async def decisions(self, case_id: str | None = None) -> list[ChannelDecision]:
+        query = select(ChannelDecision).order_by(ChannelDecision.decided_at, ChannelDecision.moment)
+        if case_id is not None:
+            query = query.where(ChannelDecision.case_id == case_id)
+        return await self._all(query)
+
+    async def attempts(self, notification_id: str | None = None) -> list[DeliveryAttempt]:
+        query = select(DeliveryAttempt).order_by(DeliveryAttempt.id)
+        if notification_id is not None:
+            query = query.where(DeliveryAttempt.notification_id == notification_id)
+        return await self._all(query)
+
+    async def outbox(self) -> list[OutboxRecord]:
+        return await self._all(select(OutboxRecord).order_by(OutboxRecord.id))
+
+    async def outbox_events(self, event_name: str | None = None) -> list[CloudEvent]:
+        """The outbox rows as the events the relay publishes, oldest first."""
+        found = [CloudEvent.from_json_bytes(row.payload) for row in await self.outbox()]
+        return [e for e in found if event_name is None or e.event_name == event_name]
 
     async def processed(self) -> list[tuple[str, str, str]]:
         async with self.sessions() as session:
@@ -122,6 +308,150 @@ class Ledger:
 @pytest.fixture
 def ledger(sessions: Sessions) -> Ledger:
     return Ledger(sessions)
+
+
+@pytest.fixture
+def apply_events(sessions: Sessions) -> Callable[..., Awaitable[None]]:
+    """`await apply_events(*events)`: each event planned as the consumer does, in a transaction of its own, at
+    the event's time."""
+
+    async def apply(*events: CloudEvent) -> None:
+        for event in events:
+            async with sessions() as session, session.begin():
+                await apply_event(session, event=event, timing=TIMING, now=event.time)
+
+    return apply
+
+
+# --- channels, contacts and the dispatcher -------------------------------------------------------------
+
+
+class RecordingChannel:
+    """A channel that records every message handed to it and accepts it, unless told to answer a temporary or
+    permanent failure for some notifications (or for all of them)."""
+
+    def __init__(self, name: str, *, awaits_report: bool = False, delay: float = 0.0) -> None:
+        self.name = name
+        self.awaits_report = awaits_report
+        self.delay = delay
+        self.messages: list[OutgoingMessage] = []
+        self._failures: dict[str, HandOver] = {}
+        self._always: HandOver | None = None
+
+    def fail(self, *notification_ids: str, permanent: bool, reason: str = "provider_said_no") -> None:
+        for notification_id in notification_ids:
+            self._failures[notification_id] = HandOver(accepted=False, permanent=permanent, reason=reason)
+
+    def fail_always(self, *, permanent: bool, reason: str = "provider_said_no") -> None:
+        self._always = HandOver(accepted=False, permanent=permanent, reason=reason)
+
+    def succeed(self) -> None:
+        self._failures.clear()
+        self._always = None
+
+    @property
+    def ids(self) -> list[str]:
+        return [m.notification_id for m in self.messages]
+
+    async def send(self, message: OutgoingMessage) -> HandOver:
+        self.messages.append(message)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        failure = self._failures.get(message.notification_id) or self._always
+        if failure is not None:
+            return failure
+        return HandOver(accepted=True, provider_reference=f"rec-{message.notification_id}")
+
+
+def recording_channels(**options: Any) -> dict[str, RecordingChannel]:
+    return {name: RecordingChannel(name, **options) for name in (*WRITTEN, TASK)}
+
+
+@dataclass(frozen=True)
+class StaticContacts:
+    """case-api answering one household for every case (None: unknown or erased)."""
+
+    found: Household | None
+
+    async def household(self, case_id: str) -> Household | None:
+        return self.found
+
+
+class UnavailableContacts:
+    """case-api down: every read fails."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    async def household(self, case_id: str) -> Household | None:
+        self.asked += 1
+        raise ConnectionError("case-api is down")
+
+
+def household(**changes: Any) -> Household:
+    """The made-up household with `changes` (its facts stay, so every template renders)."""
+    return replace(PLACEHOLDER_HOUSEHOLD, **changes)
+
+
+@dataclass(frozen=True)
+class Helpers:
+    """What the test modules use but cannot import."""
+
+    RecordingChannel: type[RecordingChannel] = RecordingChannel
+    StaticContacts: type[StaticContacts] = StaticContacts
+    UnavailableContacts: type[UnavailableContacts] = UnavailableContacts
+    household: Callable[..., Household] = household
+    recording_channels: Callable[..., dict[str, RecordingChannel]] = recording_channels
+    timing: Timing = TIMING
+    policy: Policy = POLICY
+    quiet: QuietHours = QUIET
+    zone: ZoneInfo = ZONE
+    opened_at: datetime = OPENED_AT
+    team: str = TEAM
+
+
+@pytest.fixture
+def helpers() -> Helpers:
+    return Helpers()
+
+
+@pytest.fixture
+def channels() -> dict[str, RecordingChannel]:
+    """Recording channels for email, sms, letter and caseworker_task; the `dispatcher` fixture uses them."""
+    return recording_channels()
+
+
+@pytest.fixture
+def make_dispatcher(sessions: Sessions) -> Callable[..., Dispatcher]:
+    """A Dispatcher on the test's database: recording channels (new ones unless given), the made-up household
+    (or `household=` one, or `contacts=`), the test policy and the Amsterdam quiet hours."""
+
+    def make(
+        *,
+        channels: dict[str, Channel] | dict[str, RecordingChannel] | None = None,
+        household: Household | None = None,
+        contacts: ContactLookup | None = None,
+        policy: Policy = POLICY,
+        **options: Any,
+    ) -> Dispatcher:
+        if contacts is None:
+            contacts = StaticContacts(household) if household is not None else PlaceholderContacts()
+        return Dispatcher(
+            sessions=sessions,
+            channels=dict(channels) if channels is not None else dict(recording_channels()),
+            contacts=contacts,
+            sender=Sender(),
+            policy=policy,
+            quiet=QUIET,
+            **options,
+        )
+
+    return make
+
+
+@pytest.fixture
+def dispatcher(make_dispatcher: Callable[..., Dispatcher], channels: dict[str, RecordingChannel]) -> Dispatcher:
+    return make_dispatcher(channels=channels)
 
 
 # --- Kafka ---------------------------------------------------------------------------------------------
@@ -259,15 +589,21 @@ class RecordingConsumer(EventConsumer):
                 await self.stop()
 
 
-def notifier_handler(clock: Clock) -> Handler:
-    async def handle(session: AsyncSession, event: CloudEvent) -> None:
-        await request_for_event(session, event=event, clock=clock)
-
-    return handle
+def consumer_settings() -> Settings:
+    """The consumer worker's settings as the tests pin them: Amsterdam time, time-based moments at 10:00."""
+    return Settings(_env_file=None, timezone=TIMEZONE, scheduled_send_hour=10)
 
 
 @pytest.fixture
-def make_consumer(stream: Stream, sessions: Sessions, producer: AIOKafkaProducer) -> Callable[..., RecordingConsumer]:
+def default_handler() -> Handler:
+    """The consumer worker's own handler (apply_event with the worker's timing), on the system clock."""
+    return notifier_handler(consumer_settings(), SystemClock())
+
+
+@pytest.fixture
+def make_consumer(
+    stream: Stream, sessions: Sessions, producer: AIOKafkaProducer, default_handler: Handler
+) -> Callable[..., RecordingConsumer]:
     """A new consumer instance of the test's group; the handler defaults to the notifier's own."""
 
     def make(handler: Handler | None = None, **options: Any) -> RecordingConsumer:
@@ -277,7 +613,7 @@ def make_consumer(stream: Stream, sessions: Sessions, producer: AIOKafkaProducer
             group_id=stream.group,
             session_factory=sessions,
             processed_model=ProcessedEvent,
-            handler=handler or notifier_handler(SystemClock()),
+            handler=handler or default_handler,
             dlq_producer=producer,
             **options,
         )

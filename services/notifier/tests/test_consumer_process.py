@@ -1,5 +1,5 @@
 """The real consumer process, killed with SIGKILL part-way through a stream and started again: every case
-gets its one message, none gets two (quality.md, reliability)."""
+gets its moments planned once, none twice (quality.md, reliability)."""
 
 import asyncio
 import os
@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
+
+from notifier.notifications.models import PlanStatus
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -62,7 +64,7 @@ async def committed_through(stream: Any, ends: dict[TopicPartition, int]) -> boo
     return all(tp in offsets and offsets[tp].offset >= end for tp, end in ends.items())
 
 
-async def test_a_consumer_killed_mid_stream_and_restarted_sends_each_case_one_message(
+async def test_a_consumer_killed_mid_stream_and_restarted_plans_each_case_s_moments_once(
     consumer_process: Any, bus: Any, ledger: Any, new_case_opened: Any, stream: Any, wait_until: Any
 ) -> None:
     events = [new_case_opened() for _ in range(EVENTS)]
@@ -80,13 +82,14 @@ async def test_a_consumer_killed_mid_stream_and_restarted_sends_each_case_one_me
     first = consumer_process()
 
     async def some_done() -> bool:
-        return await ledger.count_notifications() >= 30
+        return await ledger.count_planned() >= 60  # M1 and M2 of 30 cases
 
     await wait_until(some_done, what="the first consumer to make a start", timeout=45)
     first.send_signal(signal.SIGKILL)
     first.wait(10)
-    done_at_kill = await ledger.count_notifications()
-    assert 30 <= done_at_kill <= EVENTS // 2
+    done_at_kill = await ledger.count_planned()
+    assert 60 <= done_at_kill <= EVENTS  # whole cases only: an event's moments commit together
+    assert done_at_kill % 2 == 0
 
     # The rest of the stream arrives while no consumer runs; the second process picks up all of it.
     await publish_all(events[EVENTS // 2 :])
@@ -100,10 +103,16 @@ async def test_a_consumer_killed_mid_stream_and_restarted_sends_each_case_one_me
     second.send_signal(signal.SIGTERM)
     assert second.wait(20) == 0, "the consumer did not stop cleanly on SIGTERM"
 
-    notifications = await ledger.notifications()
-    assert len(notifications) == EVENTS
-    assert sorted(n.case_id for n in notifications) == sorted(e.subject for e in events)
-    assert {(n.moment, n.channel) for n in notifications} == {("M1", "email")}
+    planned = await ledger.planned()
+    assert len(planned) == 2 * EVENTS
+    by_case: dict[str, list[str]] = {}
+    for moment in planned:
+        by_case.setdefault(moment.case_id, []).append(moment.moment.value)
+    assert set(by_case) == {e.subject for e in events}
+    assert {tuple(sorted(moments)) for moments in by_case.values()} == {("M1", "M2")}
+    assert {(p.status, p.occasion) for p in planned} == {(PlanStatus.pending, "")}
+    # The consumer only plans: no message was requested by it.
+    assert await ledger.count_notifications() == 0
     processed = await ledger.processed()
     assert len(processed) == EVENTS
     assert {event_id for _, event_id, _ in processed} == {e.id for e in events}

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from notifier.case_api import CaseApiContacts, open_case_api
 from notifier.channels.base import OutgoingMessage
 from notifier.channels.file_outbox import FileOutboxChannel
 from notifier.channels.letter import LetterChannel
 from notifier.config import ChannelMode, Settings
 from notifier.templating.catalog import TemplateFile, catalog, render
-from notifier.templating.context import PLACEHOLDER_HOUSEHOLD, NoContacts, PlaceholderContacts, Sender
+from notifier.templating.context import PLACEHOLDER_HOUSEHOLD, PlaceholderContacts, Sender
 from notifier.workers.dispatcher import channels_for, contacts_for
 
 SENDER = Sender(name="Gemeente Proefdam", phone="14 0511")
@@ -73,8 +74,8 @@ async def test_each_dutch_letter_becomes_a_readable_a4_pdf_in_the_print_folder(
 
     pdf = tmp_path / f"{notification_id}.pdf"
     sidecar = json.loads((tmp_path / f"{notification_id}.json").read_text())
-    assert sidecar["postage_class"] == ("priority" if template_id.startswith("M4") else "standard")
-    assert sidecar["template_version"] == "1"
+    assert sidecar["postage_class"] == ("priority" if template_id.startswith(("M4", "M7")) else "standard")
+    assert sidecar["template_version"] == template.version
     assert sidecar["pages"] == 1, "a letter of the plain structure fits on one page"
 
     text = text_in(pdf)
@@ -101,18 +102,23 @@ async def test_the_local_outbox_writes_letters_as_pdf(tmp_path: Path) -> None:
     assert (tmp_path / "n-local.pdf").read_bytes().startswith(b"%PDF-")
 
 
-def test_the_dispatcher_chooses_channels_by_mode(tmp_path: Path) -> None:
+async def test_the_dispatcher_chooses_channels_by_mode(tmp_path: Path) -> None:
     local = Settings(outbox_dir=tmp_path)
-    assert {name: type(c).__name__ for name, c in channels_for(local).items()} == {
+    assert {name: type(c).__name__ for name, c in channels_for(local, None).items()} == {
         "email": "FileOutboxChannel",
         "sms": "FileOutboxChannel",
         "letter": "FileOutboxChannel",
+        "caseworker_task": "FileOutboxChannel",
     }
-    assert isinstance(contacts_for(local), PlaceholderContacts)
+    assert isinstance(contacts_for(local, None), PlaceholderContacts)
     live = Settings(channel_mode=ChannelMode.live, print_dir=tmp_path)
-    assert {name: type(c).__name__ for name, c in channels_for(live).items()} == {
-        "email": "SmtpChannel",
-        "letter": "LetterChannel",
-        "sms": "FileOutboxChannel",  # no SMS provider adapter yet
-    }
-    assert isinstance(contacts_for(live), NoContacts), "live mode never renders for the made-up household"
+    with pytest.raises(ValueError, match="case-api"):
+        channels_for(live, None)
+    async with open_case_api(live) as case_api:
+        assert {name: type(c).__name__ for name, c in channels_for(live, case_api).items()} == {
+            "email": "SmtpChannel",
+            "letter": "LetterChannel",
+            "sms": "CmSmsChannel",
+            "caseworker_task": "CaseworkerTaskChannel",
+        }
+        assert isinstance(contacts_for(live, case_api), CaseApiContacts), "live mode reads the household from case-api"

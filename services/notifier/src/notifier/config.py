@@ -47,8 +47,47 @@ class Settings(ServiceSettings):
     # Moments whose letters go with priority mail: the eviction date (M4) and what happens after it (M7).
     priority_postage_moments: str = "M4,M7"
 
+    # case-api: the household's contact details are read there at send time; caseworker tasks are created there.
+    case_api_url: str = "http://127.0.0.1:8001"
+    case_api_token_file: Path = Field(
+        default=Path(".local/notifier/case-api.token"),
+        description="A bearer token with the role notifier, read at every call; written by the deployment "
+        "(client-credentials) or, locally, by the stack.",
+    )
+    case_api_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    # live SMS: CM.com's Business Messaging API (docs/adr/0010-sms-provider.md).
+    sms_api_url: str = "https://gw.messaging.cm.com/v1.0/message"
+    sms_product_token: SecretStr = SecretStr("dev-change-me-sms-product-token")
+    sms_sender: str = Field(default="Proefdam", max_length=11, description="The alphanumeric sender (max. 11).")
+    sms_timeout_seconds: float = Field(default=10.0, gt=0)
+    # The delivery-report callback (POST /v1/sms/delivery-reports) takes HTTP Basic with these credentials.
+    sms_report_username: str = "cm-reports"
+    sms_report_password: SecretStr = SecretStr("dev-change-me-sms-report-password")
+
+    # When messages go out: no SMS in quiet hours (Europe/Amsterdam); they wait for the end of the quiet hours.
+    timezone: str = "Europe/Amsterdam"
+    quiet_hours_start: Annotated[int, Field(ge=0, le=23)] = 21
+    quiet_hours_end: Annotated[int, Field(ge=0, le=23)] = 8
+    # Time-based moments are sent at this local hour on their day (M5 countdown, M8 belongings, M2 no contact).
+    scheduled_send_hour: Annotated[int, Field(ge=0, le=23)] = 10
+    # Temporary failures are retried this many times (backoff doubling from retry_base_seconds), then permanent.
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 6
+    retry_base_seconds: Annotated[float, Field(gt=0)] = 60.0
+    dispatch_batch_size: Annotated[int, Field(ge=1, le=5000)] = 200
+    # A notification left `sending` by a stopped dispatcher is handed over again after this lease; an SMS only
+    # after the report window passed without a delivery report (docs/adr/0009).
+    sending_lease_seconds: Annotated[float, Field(gt=0)] = 120.0
+    sms_report_window_seconds: Annotated[float, Field(gt=0)] = 900.0
+    relay_batch_size: int = Field(default=500, ge=1, description="Outbox rows the relay publishes per batch.")
+    relay_idle_interval_seconds: float = Field(default=0.2, gt=0, description="The relay's wait when idle.")
+
     def secret_fields(self) -> dict[str, str]:
-        return {"smtp_password": self.smtp_password.get_secret_value()}
+        return {
+            "smtp_password": self.smtp_password.get_secret_value(),
+            "sms_product_token": self.sms_product_token.get_secret_value(),
+            "sms_report_password": self.sms_report_password.get_secret_value(),
+        }
 
 
 @lru_cache

@@ -1,4 +1,4 @@
-"""The notifier's declarative base, its processed-event ledger, and the request's session dependency."""
+"""The notifier's declarative base, its processed-event ledger, its outbox, and the request's session dependency."""
 
 from collections.abc import AsyncIterator
 
@@ -8,6 +8,7 @@ from sqlalchemy.orm import DeclarativeBase
 
 from service_kit.consumer import ProcessedEventMixin
 from service_kit.db import new_metadata, session_scope
+from service_kit.outbox import OutboxMixin
 
 
 class Base(DeclarativeBase):
@@ -16,6 +17,10 @@ class Base(DeclarativeBase):
 
 class ProcessedEvent(ProcessedEventMixin, Base):
     pass
+
+
+class OutboxRecord(OutboxMixin, Base):
+    """notification.* events, written in the transaction that changes the notification."""
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

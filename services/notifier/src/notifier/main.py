@@ -1,11 +1,12 @@
-"""create_app(): the notifier's API (uvicorn --factory notifier.main:create_app); its consumer and
-dispatcher run as workers of their own."""
+"""create_app(): the notifier's API (uvicorn --factory notifier.main:create_app); its consumer, dispatcher and
+outbox relay run as workers of their own."""
 
 from fastapi import FastAPI
 
 from notifier.config import Settings, get_settings
 from notifier.notifications.metrics import install_notification_metrics
 from notifier.notifications.router import router as notifications_router
+from notifier.sms_reports import router as sms_reports_router
 from notifier.templating.router import router as templates_router
 from service_kit.app import create_service_app
 from service_kit.clock import Clock
@@ -20,7 +21,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         clock=clock,
         title="notifier",
         description=DESCRIPTION,
-        routers=[notifications_router, templates_router],
+        routers=[notifications_router, templates_router, sms_reports_router],
     )
     install_notification_metrics(app)
     return app

@@ -26,6 +26,8 @@ async def running_stack(
     state_dir: Path,
     oidc_dir: Path,
     metrics_ports: dict[str, int] | None = None,
+    extra_env: dict[str, str] | None = None,
+    ports: dict[str, int] | None = None,
 ) -> AsyncIterator[Stack]:
     """The three services and their workers on fresh PostgreSQL databases, migrated, started and ready."""
     await create_declared_topics(kafka_bootstrap)
@@ -36,10 +38,11 @@ async def running_stack(
             "notifier": postgres_url_factory("notifier"),
             "partner-gateway": postgres_url_factory("partner_gateway"),
         },
-        ports={"case-api": free_port(), "notifier": free_port(), "partner-gateway": free_port()},
+        ports={"case-api": free_port(), "notifier": free_port(), "partner-gateway": free_port(), **(ports or {})},
         state_dir=state_dir,
         oidc_dir=oidc_dir,
         metrics_ports=metrics_ports or {},
+        extra_env=extra_env or {},
     )
     stack.migrate()
     stack.start()

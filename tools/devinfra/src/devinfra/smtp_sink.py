@@ -1,13 +1,26 @@
-"""An SMTP sink for tests: `python -m aiosmtpd -n -l 127.0.0.1:PORT -c devinfra.smtp_sink.FolderSink FOLDER`.
+"""An SMTP sink for tests and `make run --check`: `python -m aiosmtpd -n -l 127.0.0.1:PORT -c
+devinfra.smtp_sink.FolderSink FOLDER`, or `LocalSmtpServer(folder).start()` from Python.
 
-Every message it receives becomes FOLDER/<n>.eml (written under a temporary name, then renamed), so a test reads
-exactly what a real SMTP server accepted.
+Every message it receives becomes FOLDER/<pid>-<n>.eml (written under a temporary name, then renamed), so a test
+reads exactly what a real SMTP server accepted. Recipients at `bounce.invalid` are refused with 550 (a mailbox
+that does not exist), so a test can show a permanent failure and its fallback.
 """
 
+import email
+import email.policy
 import itertools
 import os
+import socket
+import subprocess
+import sys
+import time
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+
+from devinfra.ports import free_port
+
+REFUSED_DOMAIN = "bounce.invalid"
 
 
 class FolderSink:
@@ -23,6 +36,12 @@ class FolderSink:
             parser.error("FolderSink takes one argument: the folder to write received messages into")
         return cls(args[0])
 
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
+        if address.lower().endswith("@" + REFUSED_DOMAIN):
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         number = next(self._numbers)
         path = self._folder / f"{os.getpid()}-{number:05d}.eml"
@@ -30,3 +49,74 @@ class FolderSink:
         tmp.write_bytes(envelope.original_content or envelope.content)
         tmp.replace(path)
         return "250 Message accepted for delivery"
+
+
+class LocalSmtpServer:
+    """The sink as a process on a free loopback port: start, wait until it listens, read, stop by its pid."""
+
+    def __init__(self, folder: Path, *, port: int | None = None) -> None:
+        self.folder = folder
+        self.port = port or free_port()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def start(self, timeout: float = 15.0) -> "LocalSmtpServer":
+        self._process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                f"127.0.0.1:{self.port}",
+                "-c",
+                "devinfra.smtp_sink.FolderSink",
+                str(self.folder),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.1).close()
+                return self
+            except OSError:
+                if self._process.poll() is not None:
+                    error = self._process.stderr.read().decode() if self._process.stderr else ""
+                    raise RuntimeError(f"the SMTP sink exited: {error}") from None
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"the SMTP sink did not listen on {self.port} within {timeout} s")
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+        finally:
+            if process.stderr is not None:
+                process.stderr.close()
+
+    def messages(self) -> list[EmailMessage]:
+        """Every message received, oldest first."""
+        if not self.folder.exists():
+            return []
+        return [
+            email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            for path in sorted(self.folder.glob("*.eml"))
+        ]
+
+    def __enter__(self) -> "LocalSmtpServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,124 +1,590 @@
-"""Which messages a case event asks for, and handing requested messages to their channel."""
+"""The notifier's three steps (docs/adr/0009-notifier-moments-channels-delivery.md):
 
+1. `apply_event` (the consumer, in the transaction that records the event as processed): a case event plans or
+   cancels moments (notifications/moments.py).
+2. `fire_due_moments` (the dispatcher): a moment that is due reads the household from case-api, chooses its
+   channels (notifications/choice.py) and requests one notification per channel.
+3. `dispatch_due` (the dispatcher): hands due notifications to their channels and records the outcome
+   (notifications/lifecycle.py).
+"""
+
+import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from eviction_schemas.envelope import CloudEvent
-from notifier.channels.base import Channel, OutgoingMessage
-from notifier.notifications.models import Moment, Notification, Status
+from notifier.channels.base import Channel, HandOver, OutgoingMessage
+from notifier.notifications import lifecycle
+from notifier.notifications.choice import TASK, QuietHours, decide, language_for
+from notifier.notifications.lifecycle import Policy
+from notifier.notifications.models import (
+    WAITING,
+    CaseState,
+    ChannelDecision,
+    Moment,
+    Notification,
+    PlannedMoment,
+    PlanStatus,
+    Status,
+)
+from notifier.notifications.moments import Timing, changes_for, update_state
 from notifier.notifications.repository import NotificationRepository
 from notifier.templating.catalog import RenderedMessage, reference_of, render
 from notifier.templating.context import ContactLookup, Household, Sender
-from service_kit.clock import Clock
+from service_kit.auth import Principal
 
 log = logging.getLogger(__name__)
 
-CASE_OPENED = "nl.eviction-prevention.case.opened"
-# Which moment a case event starts; the full table of spec/notifications.md grows here.
-MOMENT_OF_EVENT = {CASE_OPENED: Moment.signal}
-# M1 ("we noticed payment trouble") is for a case opened from a signal, received as one (signal) or as a
-# partner's message (partner_message: arrears reported through the gateway; case.opened cannot tell that from a
-# legal-track message, and a needless M1 costs less than a missed one). Staff opened it by hand: no M1.
-M1_OPENED_BY = frozenset({"signal", "partner_message"})
+
+class ContactsUnavailable(Exception):
+    """The household cannot be read now (case-api down): what needed it waits for the next round."""
 
 
-def moment_of(event: CloudEvent) -> Moment | None:
-    """The moment `event` starts, if any."""
-    moment = MOMENT_OF_EVENT.get(event.type)
-    if moment is Moment.signal and event.data.get("opened_by") not in M1_OPENED_BY:
-        return None
-    return moment
+# ---------------------------------------------------------------------------------------------- 1. planning
 
 
-async def request_for_event(session: AsyncSession, *, event: CloudEvent, clock: Clock) -> list[Notification]:
-    moment = moment_of(event)
-    if moment is None:
-        return []
+async def apply_event(session: AsyncSession, *, event: CloudEvent, timing: Timing, now: datetime) -> None:
+    """Plan and cancel the moments `event` asks for, and keep the case's state."""
     repository = NotificationRepository(session)
-    requested = []
-    for channel in ("email",):
-        if await repository.exists(case_id=event.subject, moment=moment, occasion="", channel=channel):
+    state = await repository.case_state(event.subject, for_update=True)
+    changes = changes_for(event, state, timing)
+    is_new = state is None
+    if state is None:
+        state = CaseState(case_id=event.subject, updated_at=event.time)
+        session.add(state)
+    update_state(state, event)
+    for cancel in changes.cancelled:
+        for planned in await repository.pending_of(event.subject, cancel.moments):
+            if planned.occasion not in cancel.keep_occasions:
+                planned.status, planned.settled_at, planned.reason = PlanStatus.cancelled, now, cancel.reason
+        for waiting in await repository.waiting_of(event.subject, cancel.moments):
+            if waiting.occasion not in cancel.keep_occasions:
+                lifecycle.mark_cancelled(waiting, reason=cancel.reason, session=session, now=now)
+    if state.closed:
+        return
+    # Planned once per case, moment and occasion: a redelivered event plans nothing new. A case seen for the
+    # first time has nothing planned yet, so it needs no look.
+    known = {} if is_new else {(p.moment, p.occasion): p for p in await repository.planned_for_case(event.subject)}
+    for plan in changes.planned:
+        if (found := known.get((plan.moment, plan.occasion))) is not None:
+            if found.status is PlanStatus.cancelled:  # asked for again (an eviction date set back): pending anew
+                found.status, found.due_at, found.facts = PlanStatus.pending, plan.due_at, plan.facts
+                found.caused_by_event, found.settled_at, found.reason = str(event.id), None, None
             continue
+        session.add(
+            PlannedMoment(
+                id=str(uuid.uuid4()),
+                case_id=event.subject,
+                moment=plan.moment,
+                occasion=plan.occasion,
+                due_at=plan.due_at,
+                status=PlanStatus.pending,
+                caused_by_event=str(event.id),
+                facts=plan.facts,
+                created_at=now,
+            )
+        )
+    await session.flush()
+
+
+# ---------------------------------------------------------------------------------------------- 2. firing
+
+
+async def fire_due_moments(
+    session: AsyncSession,
+    *,
+    contacts: ContactLookup,
+    now: datetime,
+    quiet: QuietHours,
+    policy: Policy,
+    limit: int = 200,
+    concurrency: int = 1,
+) -> int:
+    """Turn due moments into requested notifications; how many moments fired. A moment whose household cannot
+    be read now stays pending, and so do the ones after it (case-api is down: the round stops asking); one whose
+    household is unknown or erased is cancelled. Households are read up to `concurrency` at a time once the
+    first one was read."""
+    repository = NotificationRepository(session)
+    claimed = await repository.claim_due_moments(now, limit)
+    if not claimed:
+        return 0
+    # What each occasion already has, in one look for the whole batch (a moment fired before by a dispatcher
+    # stopped after its commit, or a resend); the unique key stays the guarantee.
+    taken = await repository.channels_used_by_occasion([planned.case_id for planned in claimed])
+    reads = HouseholdReads(contacts, concurrency)
+    fired = 0
+    try:
+        for index, planned in enumerate(claimed):
+            # The first household alone (is case-api there?), then up to `concurrency` ahead.
+            for ahead in claimed[index : index + (concurrency if index else 1)]:
+                reads.start(ahead.case_id)
+            try:
+                household = await reads.get(planned.case_id)
+            except Exception as error:  # case-api down or answering nonsense: try again next round
+                log.warning(
+                    "household of case %s not readable now (%s): moment %s waits",
+                    planned.case_id,
+                    error,
+                    planned.moment,
+                )
+                break
+            planned.settled_at = now
+            if household is None:
+                planned.status, planned.reason = PlanStatus.cancelled, "the household is unknown or erased"
+                continue
+            await request_notifications(
+                session,
+                planned=planned,
+                household=household,
+                now=now,
+                quiet=quiet,
+                policy=policy,
+                taken=taken.get((planned.case_id, planned.moment, planned.occasion), set()),
+            )
+            planned.status = PlanStatus.fired
+            fired += 1
+    finally:
+        reads.close()
+    return fired
+
+
+class HouseholdReads:
+    """The households one round reads from case-api: each case once, at most `concurrency` reads at a time."""
+
+    def __init__(self, contacts: ContactLookup, concurrency: int) -> None:
+        self._contacts = contacts
+        self._slots = asyncio.Semaphore(max(concurrency, 1))
+        self._reads: dict[str, asyncio.Future[Household | None]] = {}
+
+    def start(self, case_id: str) -> None:
+        if case_id not in self._reads:
+            self._reads[case_id] = asyncio.ensure_future(self._read(case_id))
+
+    async def get(self, case_id: str) -> Household | None:
+        self.start(case_id)
+        return await asyncio.shield(self._reads[case_id])  # a cancelled reader leaves the read to the others
+
+    async def _read(self, case_id: str) -> Household | None:
+        async with self._slots:
+            return await self._contacts.household(case_id)
+
+    def close(self) -> None:
+        """Stop reads nobody waits for any more; a failure of one read ahead of a stop is not an error."""
+        for read in self._reads.values():
+            if not read.done():
+                read.cancel()
+            elif not read.cancelled():
+                read.exception()  # retrieved: asyncio does not log it as never retrieved
+
+
+async def request_notifications(
+    session: AsyncSession,
+    *,
+    planned: PlannedMoment,
+    household: Household,
+    now: datetime,
+    quiet: QuietHours,
+    policy: Policy,
+    taken: set[str] | None = None,
+) -> list[Notification]:
+    """One notification per channel `choice.decide` picks that the occasion has none on yet (`taken`: the channels
+    it has, looked up when not given), and the decision with its reasons."""
+    decision = decide(planned.moment, household, now=now, quiet=quiet)
+    session.add(
+        ChannelDecision(
+            id=str(uuid.uuid4()),
+            case_id=planned.case_id,
+            moment=planned.moment,
+            occasion=planned.occasion,
+            language=decision.language,
+            reasons=decision.reasons,
+            decided_at=now,
+        )
+    )
+    requested = []
+    if taken is None:
+        taken = await NotificationRepository(session).channels_used(
+            case_id=planned.case_id, moment=planned.moment, occasion=planned.occasion
+        )
+    for chosen in decision.chosen:
+        if chosen.channel in taken:
+            continue
+        facts = dict(planned.facts)
+        if chosen.task_kind:
+            facts["task_kind"] = chosen.task_kind
         notification = Notification(
             id=str(uuid.uuid4()),
-            case_id=event.subject,
-            moment=moment,
-            occasion="",
-            channel=channel,
-            language="nl",
+            case_id=planned.case_id,
+            moment=planned.moment,
+            occasion=planned.occasion,
+            channel=chosen.channel,
+            language=decision.language
+            if chosen.channel == TASK
+            else language_for(planned.moment, chosen.channel, household),
             status=Status.requested,
             attempts=0,
-            caused_by_event=str(event.id),
-            created_at=clock.now(),
+            caused_by_event=planned.caused_by_event,
+            due_at=chosen.due_at,
+            address_kind=chosen.address_kind,
+            facts=facts,
+            created_at=now,
         )
-        repository.add(notification)
+        lifecycle.mark_requested(session, policy, notification, now=now)
         requested.append(notification)
     return requested
+
+
+# ---------------------------------------------------------------------------------------------- 3. dispatching
+
+
+@dataclass
+class Round:
+    """What one dispatch round did."""
+
+    handed: int = 0
+    failed: int = 0
+    deferred: int = 0
+    notifications: list[str] = field(default_factory=list)
+
+
+TASK_TEXT = {
+    "home_visit": "Visit the household",
+    "call": "Call the household",
+}
+MOMENT_TEXT = {
+    Moment.signal: "first letter after an arrears signal",
+    Moment.no_contact: "no contact 5 working days after the first letter",
+    Moment.threat: "a summons was served",
+    Moment.date_set: "an eviction date is set",
+    Moment.countdown: "the eviction date is near",
+    Moment.averted: "the eviction was averted",
+    Moment.evicted: "the eviction was executed",
+    Moment.belongings: "the last weeks to reclaim stored belongings",
+    Moment.housing_decision: "a temporary-housing decision",
+}
+
+
+def task_message(notification: Notification) -> tuple[str, str]:
+    kind = str(notification.facts.get("task_kind", "home_visit"))
+    subject = (
+        f"{TASK_TEXT.get(kind, 'Contact the household')} ({notification.moment}: {MOMENT_TEXT[notification.moment]})"
+    )
+    body = notification.reason or "No written channel reached the household; personal contact is needed."
+    return subject, body
 
 
 def render_notification(notification: Notification, *, household: Household, sender: Sender) -> RenderedMessage:
     return render(
         f"{notification.moment}.{notification.channel}",
         language=notification.language,
-        household=household,
+        household=household_with_facts(household, notification.facts),
         sender=sender,
         reference=reference_of(notification.case_id),
     )
 
 
-def recipient_of(channel: str, household: Household) -> str | None:
-    return {"email": household.email, "sms": household.mobile}.get(channel)
+def household_with_facts(household: Household, facts: dict[str, object]) -> Household:
+    """The event's facts win over what case-api had when they differ (the date of this countdown reminder)."""
+    from dataclasses import replace
+
+    changes: dict[str, object] = {}
+    if isinstance(facts.get("eviction_date"), str):
+        changes["eviction_date"] = date.fromisoformat(str(facts["eviction_date"]))
+    if isinstance(facts.get("retention_ends_on"), str):
+        changes["retention_end"] = date.fromisoformat(str(facts["retention_ends_on"]))
+    if "granted" in facts:
+        changes["extra"] = {**household.extra, "granted": bool(facts["granted"])}
+    return replace(household, **changes) if changes else household  # type: ignore[arg-type]
 
 
-async def dispatch_requested(
+def recipient_of(notification: Notification, household: Household) -> str | None:
+    from notifier.notifications.choice import normalised_mobile
+
+    if notification.channel == "email":
+        return household.email
+    if notification.channel == "sms":
+        return normalised_mobile(household.mobile)
+    return None
+
+
+def postal_address_of(notification: Notification, household: Household) -> tuple[str, ...]:
+    if notification.channel != "letter":
+        return ()
+    if household.mail_address_lines:
+        return (household.full_name, *household.mail_address_lines)
+    if household.evicted or not household.address_lines:
+        return ()
+    return (household.full_name, *household.address_lines)
+
+
+Sessions = async_sessionmaker[AsyncSession]
+CommitPoint = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one claimed notification at its channel, and when the channel answered."""
+
+    hand_over: HandOver | None
+    at: datetime
+    problem: str | None = None  # "cancel": the household is unknown or erased
+    template_version: str | None = None  # of the message rendered for it
+
+
+@dataclass(frozen=True)
+class Dispatcher:
+    sessions: Sessions
+    channels: dict[str, Channel]
+    contacts: ContactLookup
+    sender: Sender
+    policy: Policy
+    quiet: QuietHours
+    # A notification left `sending` this long by a stopped dispatcher is looked at again; an SMS waits longer,
+    # for the provider's report that settles whether the provider had it.
+    sending_lease: timedelta = timedelta(minutes=2)
+    report_window: timedelta = timedelta(minutes=15)
+    # Moments fired and notifications handed over per round (NOTIFIER_DISPATCH_BATCH_SIZE).
+    batch_size: int = 100
+    # The time a channel took a message (its sent_at); without a clock, the round's `now`.
+    clock: Callable[[], datetime] | None = None
+    # Hand-overs (and household reads from case-api) of one round waiting on their channel at the same time.
+    concurrency: int = 16
+
+    def _now(self, now: datetime) -> datetime:
+        return self.clock() if self.clock is not None else now
+
+    async def run_once(self, now: datetime) -> Round:
+        """Fire due moments, then hand due notifications to their channels."""
+        async with self.sessions() as session, session.begin():
+            await fire_due_moments(
+                session,
+                contacts=self.contacts,
+                now=now,
+                quiet=self.quiet,
+                policy=self.policy,
+                limit=self.batch_size,
+                concurrency=self.concurrency,
+            )
+        return await self.dispatch_due(now)
+
+    async def dispatch_due(self, now: datetime) -> Round:
+        done = Round()
+        claimed = await self._claim(now, done)
+        if not claimed:
+            return done
+        outcomes = await self._hand_over_all(claimed, now)
+        async with self.sessions() as session, session.begin():
+            repository = NotificationRepository(session)
+            current_of = await repository.get_many([n.id for n in claimed], for_update=True)
+            for notification in claimed:
+                outcome, current = outcomes[notification.id], current_of.get(notification.id)
+                if current is None:
+                    continue
+                hand_over, at = outcome.hand_over, outcome.at
+                if outcome.template_version is not None:
+                    current.template_version = outcome.template_version
+                if outcome.problem == "cancel":
+                    lifecycle.mark_cancelled(
+                        current, reason="the household is unknown or erased", session=session, now=at
+                    )
+                elif hand_over is not None and hand_over.accepted:
+                    if current.status is Status.sending:  # not already settled at the channel's commit point
+                        lifecycle.mark_sent(
+                            session, self.policy, current, provider_reference=hand_over.provider_reference, now=at
+                        )
+                    done.handed += 1
+                    done.notifications.append(notification.id)
+                else:
+                    permanent = hand_over.permanent if hand_over is not None else True
+                    reason = (hand_over.reason if hand_over is not None else outcome.problem) or "failed"
+                    await lifecycle.mark_failed(
+                        session, self.policy, current, permanent=permanent, reason_code=reason, now=at
+                    )
+                    done.failed += 1
+        return done
+
+    async def _hand_over_all(self, claimed: list[Notification], now: datetime) -> dict[str, Outcome]:
+        """Hand the claimed notifications over, up to `concurrency` at a time (in the order claimed), each case's
+        household read once. A failure other than a channel's (a bug) stops the round: what was claimed stays
+        `sending` until the lease runs out."""
+        reads = HouseholdReads(self.contacts, self.concurrency)
+        outcomes: dict[str, Outcome] = {}
+        queue = iter(claimed)
+
+        async def hand_over_next() -> None:
+            for notification in queue:  # shared by the workers: each takes the next notification
+                outcomes[notification.id] = await self._hand_over(notification, reads, now)
+
+        try:
+            async with asyncio.TaskGroup() as workers:
+                for _ in range(min(self.concurrency, len(claimed))):
+                    workers.create_task(hand_over_next())
+        except BaseExceptionGroup as failed:
+            raise failed.exceptions[0] from None  # as a round handing over one at a time would have raised it
+        finally:
+            reads.close()
+        return outcomes
+
+    async def _claim(self, now: datetime, done: Round) -> list[Notification]:
+        """Mark a batch of due notifications `sending` and commit, before anything leaves the building."""
+        stale_before = now - self.sending_lease
+        async with self.sessions() as session, session.begin():
+            claimed = []
+            for notification in await NotificationRepository(session).claim_due(
+                now, stale_before=stale_before, limit=self.batch_size
+            ):
+                if notification.status is Status.sending:
+                    channel = self.channels.get(notification.channel)
+                    awaits_report = bool(getattr(channel, "awaits_report", False))
+                    since = notification.sending_since or now
+                    if awaits_report and since > now - self.report_window:
+                        continue  # the provider's report may still settle it
+                    log.warning(
+                        "notification %s was left sending since %s by a stopped dispatcher: handing it over again",
+                        notification.id,
+                        since.isoformat(),
+                    )
+                    notification.attempts -= 1  # the same attempt, resumed
+                elif notification.channel == "sms" and self.quiet.contains(now):
+                    notification.due_at = self.quiet.not_before(now)
+                    done.deferred += 1
+                    continue
+                lifecycle.mark_sending(notification, now=now)
+                claimed.append(notification)
+        return claimed
+
+    async def _hand_over(self, notification: Notification, reads: HouseholdReads, now: datetime) -> Outcome:
+        channel = self.channels.get(notification.channel)
+        if channel is None:
+            return Outcome(HandOver(accepted=False, permanent=True, reason="channel_not_configured"), self._now(now))
+        if notification.channel == TASK:
+            subject, body = task_message(notification)
+            message = self._message(notification, subject=subject, body=body, now=now)
+            return Outcome(await channel.send(message), self._now(now))
+        try:
+            household = await reads.get(notification.case_id)
+        except Exception as error:
+            log.warning("household of case %s not readable now (%s)", notification.case_id, error)
+            return Outcome(HandOver(accepted=False, permanent=False, reason="contacts_unavailable"), self._now(now))
+        if household is None:
+            return Outcome(None, self._now(now), problem="cancel")
+        try:
+            rendered = render_notification(notification, household=household, sender=self.sender)
+        except Exception as error:  # a fact the template needs is missing: fall back rather than send half a text
+            log.warning("notification %s cannot be rendered: %s", notification.id, error)
+            return Outcome(HandOver(accepted=False, permanent=True, reason="template_fact_missing"), self._now(now))
+        recipient = recipient_of(notification, household)
+        postal = postal_address_of(notification, household)
+        version = rendered.version
+        if (notification.channel in {"email", "sms"} and not recipient) or (
+            notification.channel == "letter" and not postal
+        ):
+            return Outcome(HandOver(accepted=False, permanent=True, reason="no_address"), self._now(now))
+        message = self._message(
+            notification,
+            subject=rendered.subject,
+            body=rendered.body,
+            now=now,
+            recipient=recipient,
+            postal=postal,
+            template_version=version,
+        )
+        send_with_commit = getattr(channel, "send_with_commit_point", None)
+        try:
+            if send_with_commit is not None:
+                result: HandOver = await send_with_commit(message, self._commit_point(notification.id, now, version))
+            else:
+                result = await channel.send(message)
+        except Exception as error:
+            log.exception("channel %s failed on notification %s", notification.channel, notification.id)
+            reason = f"channel_error_{type(error).__name__}"
+            return Outcome(HandOver(accepted=False, permanent=False, reason=reason), self._now(now), None, version)
+        return Outcome(result, self._now(now), None, version)
+
+    def _message(
+        self,
+        notification: Notification,
+        *,
+        subject: str,
+        body: str,
+        now: datetime,
+        recipient: str | None = None,
+        postal: tuple[str, ...] = (),
+        template_version: str = "",
+    ) -> OutgoingMessage:
+        return OutgoingMessage(
+            notification_id=notification.id,
+            case_id=notification.case_id,
+            moment=notification.moment.value,
+            channel=notification.channel,
+            language=notification.language,
+            subject=subject,
+            body=body,
+            recipient=recipient,
+            template_version=template_version,
+            reference=reference_of(notification.case_id),
+            postal_address=postal,
+            written_on=now.date(),
+            task_kind=str(notification.facts.get("task_kind", "")) or None,
+        )
+
+    def _commit_point(self, notification_id: str, now: datetime, template_version: str) -> CommitPoint:
+        """For channels that can hold the last step of a hand-over (SMTP's final dot): record the notification
+        as sent and commit before that step, so a stop in between can lose at most the hand-over of a message
+        recorded as sent, never send it twice (docs/adr/0009)."""
+
+        async def commit() -> None:
+            at = self._now(now)
+            async with self.sessions() as session, session.begin():
+                current = await NotificationRepository(session).get(notification_id, for_update=True)
+                if current is not None and current.status is Status.sending:
+                    current.template_version = template_version
+                    lifecycle.mark_sent(session, self.policy, current, provider_reference=None, now=at)
+
+        return commit
+
+
+# ---------------------------------------------------------------------------------------------- resend
+
+
+async def resend(
     session: AsyncSession,
     *,
-    channels: dict[str, Channel],
-    clock: Clock,
-    contacts: ContactLookup,
-    sender: Sender | None = None,
-    limit: int = 100,
-) -> int:
-    """Hand requested notifications to their channel; returns how many were handed over.
+    original: Notification,
+    reason: str,
+    principal: Principal,
+    now: datetime,
+    policy: Policy,
+) -> Notification:
+    """A caseworker asks for a message again: a new notification of the same moment and channel, with the
+    reason and who asked recorded (the original stays as it was)."""
+    new_id = str(uuid.uuid4())
+    notification = Notification(
+        id=new_id,
+        case_id=original.case_id,
+        moment=original.moment,
+        occasion=f"resend:{new_id}",
+        channel=original.channel,
+        language=original.language,
+        status=Status.requested,
+        attempts=0,
+        caused_by_event=original.caused_by_event,
+        due_at=now,
+        address_kind=original.address_kind,
+        facts=dict(original.facts),
+        resend_of=original.id,
+        requested_by=principal.subject,
+        reason=f"resend: {reason}"[:200],
+        created_at=now,
+    )
+    lifecycle.mark_requested(session, policy, notification, now=now)
+    return notification
 
-    The household (name, addresses) comes from `contacts` at send time, never from the event. When it cannot tell
-    who the household is, the notification stays requested and nothing is sent.
-    """
-    sender = sender or Sender()
-    handed = 0
-    for notification in await NotificationRepository(session).claim_requested(limit):
-        household = await contacts.household(notification.case_id)
-        if household is None:
-            log.warning(
-                "no contact details for case %s: notification %s stays requested", notification.case_id, notification.id
-            )
-            continue
-        rendered = render_notification(notification, household=household, sender=sender)
-        notification.attempts += 1
-        notification.template_version = rendered.version
-        result = await channels[notification.channel].send(
-            OutgoingMessage(
-                notification_id=notification.id,
-                case_id=notification.case_id,
-                moment=notification.moment,
-                channel=notification.channel,
-                language=notification.language,
-                subject=rendered.subject,
-                body=rendered.body,
-                recipient=recipient_of(notification.channel, household),
-                template_version=rendered.version,
-                reference=reference_of(notification.case_id),
-                postal_address=(household.full_name, *household.address_lines),
-                written_on=clock.now().date(),
-            )
-        )
-        if result.accepted:
-            notification.status = Status.sent
-            notification.sent_at = clock.now()
-            notification.provider_reference = result.provider_reference
-            handed += 1
-        else:
-            notification.status = Status.permanent_failure if result.permanent else Status.temporary_failure
-    return handed
+
+def is_waiting(notification: Notification) -> bool:
+    return notification.status in WAITING

@@ -73,6 +73,11 @@ def catalog() -> tuple[TemplateFile, ...]:
     return tuple(found)
 
 
+def available_languages(moment: str, channel: str) -> frozenset[str]:
+    """The languages moment `moment` has a template in for `channel`."""
+    return frozenset(t.language for t in catalog() if t.moment == moment and t.channel == channel)
+
+
 def version_of(path: Path) -> str:
     first_line = path.read_text(encoding="utf-8").partition("\n")[0]
     match = _VERSION.match(first_line)
@@ -94,17 +99,13 @@ def long_date(day: date, language: str) -> str:
 
 
 def placeholders(*, household: Household, sender: Sender, reference: str, language: str) -> dict[str, object]:
-    """The names a template may use; anything else fails the render (StrictUndefined)."""
-    return {
+    """The names a template may use. A fact the case does not have (no eviction date yet) is left out, so a
+    template that needs it fails to render (StrictUndefined) instead of printing an empty gap."""
+    names: dict[str, object] = {
         "first_name": household.first_name,
         "full_name": household.full_name,
         "address_lines": household.address_lines,
         "reference": reference,
-        "eviction_date": long_date(household.eviction_date, language),
-        "storage_place": household.storage_place,
-        "retention_end": long_date(household.retention_end, language),
-        "housing_address": household.housing_address,
-        "objection_end": long_date(household.objection_end, language),
         "offer_oco": household.offer_oco,
         "oco_provider": "MEE Noord",
         "legal_aid": "Het Juridisch Loket",
@@ -112,6 +113,19 @@ def placeholders(*, household: Household, sender: Sender, reference: str, langua
         "municipality_name": sender.name,
         "municipality_phone": sender.phone,
     }
+    for name, day in (
+        ("eviction_date", household.eviction_date),
+        ("retention_end", household.retention_end),
+        ("objection_end", household.objection_end),
+    ):
+        if day is not None:
+            names[name] = long_date(day, language)
+    for name, text in (("storage_place", household.storage_place), ("housing_address", household.housing_address)):
+        if text:
+            names[name] = text
+    # Facts of the event a moment's template may branch on (M9: granted), never personal data.
+    names.update(household.extra)
+    return names
 
 
 def reference_of(case_id: str) -> str:

@@ -27,20 +27,29 @@ class Sender:
 
 @dataclass(frozen=True)
 class Household:
-    """The household's contact details and the facts of its case that a message may name."""
+    """The household's contact details and the facts of its case that a message may name, as case-api gives them
+    at send time (GET /v1/cases/{case_id}/notification-contact)."""
 
     first_name: str
     full_name: str
+    # The home address (street and number, postcode and city); () when unknown or after the eviction.
     address_lines: tuple[str, ...]
     email: str | None
     mobile: str | None
-    eviction_date: date
-    storage_place: str
-    retention_end: date
-    housing_address: str
-    objection_end: date
+    # A separate mail address (postadres), if recorded: where letters go after an eviction.
+    mail_address_lines: tuple[str, ...] = ()
+    preferred_channel: str | None = None  # email | sms | letter | phone
+    language: str = "nl"
+    evicted: bool = False
+    team: str | None = None
+    eviction_date: date | None = None
+    storage_place: str | None = None
+    retention_end: date | None = None
+    housing_address: str | None = None
+    objection_end: date | None = None
     offer_oco: bool = True
-    extra: dict[str, str] = field(default_factory=dict)
+    # Facts of the event the message is about that templates may branch on, e.g. {"granted": True} for M9.
+    extra: dict[str, object] = field(default_factory=dict)
 
 
 class ContactLookup(Protocol):
@@ -61,6 +70,7 @@ PLACEHOLDER_HOUSEHOLD = Household(
     retention_end=date(2026, 7, 14),
     housing_address="Wachtstraat 3, Proefdam",
     objection_end=date(2026, 5, 26),
+    extra={"granted": True},
 )
 
 

@@ -1,21 +1,31 @@
-"""Hands requested notifications to their channels: `python -m notifier.workers.dispatcher`.
+"""Fires due moments and hands due notifications to their channels: `python -m notifier.workers.dispatcher`.
 
 NOTIFIER_CHANNEL_MODE chooses the channels: `local` (the default of `make run`) writes every message as a file
-into the outbox folder; `live` sends e-mail over SMTP and drops letters as PDFs in the print folder. SMS stays a
-file channel in both modes until the SMS provider's adapter exists (issue 4, point 3).
+into the outbox folder and renders for the made-up household; `live` reads the household from case-api at send
+time, sends e-mail over SMTP and SMS through CM.com, drops letters as PDFs in the print folder and creates
+caseworker tasks on the case in case-api.
 """
 
 import asyncio
 import logging
+from datetime import timedelta
+from zoneinfo import ZoneInfo
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from notifier.case_api import CaseApi, CaseApiContacts, open_case_api
 from notifier.channels.base import Channel
+from notifier.channels.caseworker_task import CaseworkerTaskChannel
 from notifier.channels.file_outbox import FileOutboxChannel
 from notifier.channels.letter import LetterChannel
+from notifier.channels.sms_cm import CmSmsChannel
 from notifier.channels.smtp import SmtpChannel
 from notifier.config import ChannelMode, Settings, get_settings
-from notifier.notifications.service import dispatch_requested
-from notifier.templating.context import ContactLookup, NoContacts, PlaceholderContacts, Sender
-from service_kit.clock import SystemClock
+from notifier.notifications.choice import TASK, QuietHours
+from notifier.notifications.lifecycle import Policy
+from notifier.notifications.service import Dispatcher
+from notifier.templating.context import ContactLookup, PlaceholderContacts, Sender
+from service_kit.clock import Clock, SystemClock
 from service_kit.db import make_engine, make_session_factory
 from service_kit.worker import run_worker, sleep_or_stop
 
@@ -24,10 +34,12 @@ log = logging.getLogger(__name__)
 
 def local_channels(settings: Settings) -> dict[str, Channel]:
     sender = Sender.from_settings(settings)
-    return {name: FileOutboxChannel(name, settings.outbox_dir, sender=sender) for name in ("email", "sms", "letter")}
+    return {
+        name: FileOutboxChannel(name, settings.outbox_dir, sender=sender) for name in ("email", "sms", "letter", TASK)
+    }
 
 
-def live_channels(settings: Settings) -> dict[str, Channel]:
+def live_channels(settings: Settings, case_api: CaseApi) -> dict[str, Channel]:
     sender = Sender.from_settings(settings)
     priority = {m.strip(): "priority" for m in settings.priority_postage_moments.split(",") if m.strip()}
     return {
@@ -43,47 +55,76 @@ def live_channels(settings: Settings) -> dict[str, Channel]:
         "letter": LetterChannel(
             settings.print_dir, sender=sender, postage_for=priority, default_postage=settings.postage_class
         ),
-        # No SMS provider adapter yet: live SMS are files in the outbox, for a person to see, not to send.
-        "sms": FileOutboxChannel("sms", settings.outbox_dir, sender=sender),
+        "sms": CmSmsChannel.from_settings(settings),
+        TASK: CaseworkerTaskChannel(case_api),
     }
 
 
-def channels_for(settings: Settings) -> dict[str, Channel]:
-    return live_channels(settings) if settings.channel_mode is ChannelMode.live else local_channels(settings)
-
-
-def contacts_for(settings: Settings) -> ContactLookup:
-    """Local mode renders for the made-up household. Live mode has no case-api lookup yet (the next step of
-    issue 4: read the household from case-api at send time with a service token, logged as processing), so it
-    knows nobody and sends nothing: notifications stay requested and a warning is logged."""
+def channels_for(settings: Settings, case_api: CaseApi | None) -> dict[str, Channel]:
     if settings.channel_mode is ChannelMode.live:
-        log.warning("live channel mode without a case-api contact lookup: notifications stay requested")
-        return NoContacts()
+        if case_api is None:
+            raise ValueError("live channel mode needs case-api (NOTIFIER_CASE_API_URL)")
+        return live_channels(settings, case_api)
+    return local_channels(settings)
+
+
+def contacts_for(settings: Settings, case_api: CaseApi | None) -> ContactLookup:
+    """Local mode renders for the made-up household; live mode reads the household from case-api at send time
+    (a service read that case-api writes in its processing log)."""
+    if settings.channel_mode is ChannelMode.live:
+        if case_api is None:
+            raise ValueError("live channel mode needs case-api (NOTIFIER_CASE_API_URL)")
+        return CaseApiContacts(case_api)
     return PlaceholderContacts()
 
 
-async def dispatch(stop: asyncio.Event) -> None:
+def quiet_hours_of(settings: Settings) -> QuietHours:
+    return QuietHours(ZoneInfo(settings.timezone), settings.quiet_hours_start, settings.quiet_hours_end)
+
+
+def dispatcher_for(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    case_api: CaseApi | None = None,
+    channels: dict[str, Channel] | None = None,
+    contacts: ContactLookup | None = None,
+) -> Dispatcher:
+    return Dispatcher(
+        sessions=sessions,
+        channels=channels if channels is not None else channels_for(settings, case_api),
+        contacts=contacts if contacts is not None else contacts_for(settings, case_api),
+        sender=Sender.from_settings(settings),
+        policy=Policy.from_settings(settings),
+        quiet=quiet_hours_of(settings),
+        sending_lease=timedelta(seconds=settings.sending_lease_seconds),
+        report_window=timedelta(seconds=settings.sms_report_window_seconds),
+        batch_size=settings.dispatch_batch_size,
+    )
+
+
+async def dispatch(stop: asyncio.Event, clock: Clock | None = None) -> None:
     settings = get_settings()
-    clock = SystemClock()
+    clock = clock or SystemClock()
     engine = make_engine(settings.effective_database_url)
-    sessions = make_session_factory(engine)
-    channels = channels_for(settings)
-    contacts = contacts_for(settings)
-    sender = Sender.from_settings(settings)
-    try:
-        while not stop.is_set():
-            try:
-                async with sessions() as session, session.begin():
-                    handed = await dispatch_requested(
-                        session, channels=channels, clock=clock, contacts=contacts, sender=sender
-                    )
-            except Exception:
-                log.exception("dispatch round failed; requested notifications stay requested")
-                handed = 0
-            if not handed:
-                await sleep_or_stop(stop, settings.dispatch_interval_seconds)
-    finally:
-        await engine.dispose()
+    async with open_case_api(settings) as case_api:
+        dispatcher = dispatcher_for(settings, make_session_factory(engine), case_api=case_api)
+        try:
+            await _loop(stop, dispatcher, clock, settings.dispatch_interval_seconds)
+        finally:
+            await engine.dispose()
+
+
+async def _loop(stop: asyncio.Event, dispatcher: Dispatcher, clock: Clock, interval: float) -> None:
+    while not stop.is_set():
+        try:
+            done = await dispatcher.run_once(clock.now())
+            busy = done.handed or done.failed
+        except Exception:
+            log.exception("dispatch round failed; what was due stays due")
+            busy = 0
+        if not busy:
+            await sleep_or_stop(stop, interval)
 
 
 def main() -> None:
