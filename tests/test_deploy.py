@@ -383,3 +383,149 @@ def test_every_process_can_be_scraped_by_prometheus(rendered: dict[str, list[dic
         if template["metadata"]["labels"].get("app.kubernetes.io/component") != "api":
             ports = {port.get("name"): port["containerPort"] for port in template["spec"]["containers"][0]["ports"]}
             assert ports.get("metrics") == int(annotations["prometheus.io/port"]), name
+
+
+# --- secrets, service tokens and the flows they need -------------------------------------------------------
+
+
+def service_settings(service: str) -> Any:
+    """The service's Settings class (imported here only: the rest of this module reads files)."""
+    module = __import__(f"{SERVICES[service]}.config", fromlist=["Settings"])
+    return module.Settings
+
+
+def secret_settings(service: str) -> set[str]:
+    """The variables a production process of `service` refuses to start without (Settings.secret_fields)."""
+    settings = service_settings(service).model_construct()  # the defaults, unvalidated: only the names count
+    return {PREFIXES[service] + name.upper() for name in settings.secret_fields()}
+
+
+def case_api_clients() -> dict[str, str]:
+    """Worker modules of the notifier and the gateway that call case-api's API (they build a CaseApi client),
+    by their `python -m` command, with their service."""
+    clients = {}
+    for service, package in SERVICES.items():
+        if service == "case-api":
+            continue
+        for path in sorted((ROOT / "services" / service / "src" / package / "workers").glob("*.py")):
+            if re.search(r"\bCaseApi\b|\bopen_case_api\b", path.read_text()):
+                clients[f"python -m {package}.workers.{path.stem}"] = service
+    return clients
+
+
+def pod_labels(doc: dict[str, Any]) -> dict[str, str]:
+    labels: dict[str, str] = doc["spec"]["template"]["metadata"]["labels"]
+    return labels
+
+
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    assert set(selector) <= {"matchLabels"}, f"only matchLabels is understood here: {selector}"
+    return all(labels.get(key) == value for key, value in selector.get("matchLabels", {}).items())
+
+
+def allowed(policies: dict[str, dict[str, Any]], source: dict[str, str], target: dict[str, str], port: int) -> bool:
+    """Whether the NetworkPolicies of one namespace let pods labelled `source` open `port` on pods labelled
+    `target`: some policy allows the source's egress to it and some policy allows the target's ingress from it."""
+
+    def peer_matches(peer: dict[str, Any], labels: dict[str, str]) -> bool:
+        return "namespaceSelector" not in peer and "podSelector" in peer and selects(peer["podSelector"], labels)
+
+    def rule_allows(rule: dict[str, Any], peers_key: str, labels: dict[str, str]) -> bool:
+        ports = rule.get("ports")
+        port_ok = ports is None or any(p.get("port") == port and p.get("protocol", "TCP") == "TCP" for p in ports)
+        return port_ok and any(peer_matches(peer, labels) for peer in rule.get(peers_key, []))
+
+    egress = any(
+        selects(p["spec"]["podSelector"], source) and rule_allows(rule, "to", target)
+        for p in policies.values()
+        for rule in p["spec"].get("egress", [])
+    )
+    ingress = any(
+        selects(p["spec"]["podSelector"], target) and rule_allows(rule, "from", source)
+        for p in policies.values()
+        for rule in p["spec"].get("ingress", [])
+    )
+    return egress and ingress
+
+
+def test_the_case_api_clients_are_found() -> None:
+    # The derivation below must not be vacuous: these three call case-api today.
+    assert {
+        "python -m notifier.workers.dispatcher",
+        "python -m partner_gateway.workers.delivery",
+        "python -m partner_gateway.workers.inbound",
+    } <= set(case_api_clients())
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_process_gets_the_secrets_production_demands(
+    rendered: dict[str, list[dict[str, Any]]], overlay: str
+) -> None:
+    """With ENVIRONMENT=production a process refuses to start while one of its service's secret settings holds
+    its development value, so every Deployment and Job of a service sets all of them, from Secrets."""
+    for doc, container in containers(rendered[overlay]):
+        service = service_of_image(container["image"])
+        names = {variable["name"] for variable in container.get("env", [])}
+        missing = secret_settings(service) - names
+        assert not missing, f"{doc['metadata']['name']} does not set {sorted(missing)}"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_case_api_clients_have_the_token_url_and_network_policies(
+    rendered: dict[str, list[dict[str, Any]]], overlay: str
+) -> None:
+    docs = rendered[overlay]
+    settings: dict[str, str] = {}
+    for config in of_kind(docs, "ConfigMap").values():
+        settings.update(config["data"])
+    deployments = of_kind(docs, "Deployment")
+    policies = of_kind(docs, "NetworkPolicy")
+    case_api = pod_labels(deployments["case-api"])
+    clients = case_api_clients()
+    found = set()
+    for doc, container in containers(docs):
+        command = " ".join(container.get("command") or [])
+        if command not in clients:
+            continue
+        found.add(command)
+        name, prefix = doc["metadata"]["name"], PREFIXES[clients[command]]
+        assert settings[f"{prefix}CASE_API_URL"] == "http://case-api", name
+        token_dir = str(Path(settings[f"{prefix}CASE_API_TOKEN_FILE"]).parent)
+        mounts = [m for m in container.get("volumeMounts", []) if m["mountPath"] == token_dir]
+        assert len(mounts) == 1, f"{name} does not mount its case-api token at {token_dir}"
+        (volume,) = [v for v in doc["spec"]["template"]["spec"]["volumes"] if v["name"] == mounts[0]["name"]]
+        assert "secretName" in volume.get("secret", {}), f"{name}: the token comes from a Secret"
+        assert allowed(policies, pod_labels(doc), case_api, 8000), f"no NetworkPolicy lets {name} reach case-api"
+    assert found == set(clients)
+    # And the NetworkPolicies are not open to everyone: a process that does not call case-api cannot reach it.
+    relay = pod_labels(deployments["partner-gateway-outbox-relay"])
+    assert not allowed(policies, relay, case_api, 8000)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_rolling_deployment_has_a_disruption_budget(
+    rendered: dict[str, list[dict[str, Any]]], overlay: str
+) -> None:
+    pdbs = of_kind(rendered[overlay], "PodDisruptionBudget").values()
+    for name, deployment in of_kind(rendered[overlay], "Deployment").items():
+        if deployment["spec"]["strategy"]["type"] == "Recreate":
+            continue  # one pod on purpose (deadlines, retention)
+        labels = pod_labels(deployment)
+        assert [pdb for pdb in pdbs if selects(pdb["spec"]["selector"], labels)], f"no PodDisruptionBudget for {name}"
+
+
+def test_compose_gives_case_api_clients_the_url_and_token() -> None:
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    clients = case_api_clients()
+    found = set()
+    for name, spec in services.items():
+        command = " ".join(spec.get("command", []))
+        if command not in clients:
+            continue
+        found.add(command)
+        prefix, environment = PREFIXES[clients[command]], spec.get("environment", {})
+        assert environment.get(f"{prefix}CASE_API_URL") == "http://case-api:8000", f"{name} does not find case-api"
+        token = environment.get(f"{prefix}CASE_API_TOKEN_FILE")
+        assert token, f"{name} has no {prefix}CASE_API_TOKEN_FILE"
+        assert any(str(v).endswith(f":{token}:ro") for v in spec.get("volumes", [])), f"{name} does not mount {token}"
+    assert found == set(clients)
