@@ -9,9 +9,9 @@ same run (targets: spec/quality.md, >= 1,000 events/s sustained, p99 latency < 1
             on a fresh migrated PostgreSQL database, channel mode local (every message a file in the outbox folder,
             rendered for the placeholder household: a letter PDF, an SMS and an e-mail per case). Throughput runs
             from the first produce to the poll that sees the last M1 notification `sent`; latency per message =
-            the notification's sent_at - the event's `time` (= its produce time). sent_at is the dispatch round's
-            clock, taken before the round hands its batch over, so the latency to the outbox file's mtime (the
-            moment the channel had the message) is printed beside it.
+            the notification's sent_at - the event's `time` (= its produce time). sent_at is the instant the
+            channel took the message (the dispatcher's clock after the hand-over); it is committed with the rest
+            of its round, so the latency to the outbox file's mtime (the file written) is printed beside it.
 Quiet hours are switched off for the run (NOTIFIER_QUIET_HOURS_START=END=0), so no SMS waits for the morning and
 the figure does not depend on the hour. A run that has not drained by --max-seconds reports what it sent by then.
 Printed beside the figures: the consumer stage's own rate, the CPU seconds each process used during the measured

@@ -45,9 +45,9 @@ async def test_a_due_m1_becomes_one_notification_per_channel_handed_over_once(
         now,
     )
     assert decision.reasons == [
-        {"channel": "letter", "chosen": True, "reason": "to the home address"},
-        {"channel": "sms", "chosen": True, "reason": "Dutch mobile number recorded"},
-        {"channel": "email", "chosen": True, "reason": "e-mail address recorded"},
+        {"channel": "letter", "chosen": True, "reason": "to the home address", "reachable": True},
+        {"channel": "sms", "chosen": True, "reason": "Dutch mobile number recorded", "reachable": True},
+        {"channel": "email", "chosen": True, "reason": "e-mail address recorded", "reachable": True},
     ]
     notifications = {n.channel: n for n in await ledger.notifications(case_id)}
     assert set(notifications) == {"letter", "sms", "email"}

@@ -9,23 +9,23 @@ to the moment's next written channel that was not tried, or else to a caseworker
 import logging
 import uuid
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[import-untyped]
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from eviction_schemas.envelope import make_event
+from eviction_schemas.envelope import CloudEvent, make_event
 from eviction_schemas.registry import load_schema, schema_registry, validate_data
 from notifier.config import Settings, get_settings
 from notifier.db import OutboxRecord
 from notifier.notifications.choice import TASK, fallback_channels
 from notifier.notifications.models import ChannelDecision, DeliveryAttempt, Notification, Status
 from service_kit.clock import Clock
-from service_kit.outbox import add_event
+from service_kit.outbox import OutboxMixin, add_event
 from service_kit.tracing import current_traceparent
 
 log = logging.getLogger(__name__)
@@ -77,8 +77,9 @@ def _inline(node: Any, resolver: Any) -> Any:
     if isinstance(node, dict):
         if "$ref" in node:
             resolved = resolver.lookup(node["$ref"])
-            rest = {key: _inline(value, resolver) for key, value in node.items() if key != "$ref"}
-            return {"allOf": [_inline(resolved.contents, resolved.resolver)], **rest}
+            target = _inline(resolved.contents, resolved.resolver)
+            rest = {key: _inline(value, resolver) for key, value in node.items() if key not in _ANNOTATIONS | {"$ref"}}
+            return {"allOf": [target], **rest} if rest else target
         return {key: value if key in {"enum", "const"} else _inline(value, resolver) for key, value in node.items()}
     if isinstance(node, list):
         return [_inline(value, resolver) for value in node]
@@ -148,21 +149,75 @@ def _contract(event_name: str) -> _DataContract:
     return _DataContract(event_name)
 
 
-def record(session: AsyncSession, notification: Notification, *, now: datetime, reason: str | None = None) -> None:
-    session.add(
-        DeliveryAttempt(
-            notification_id=notification.id,
-            attempt=max(notification.attempts, 1),
-            status=notification.status,
-            reason=reason,
-            provider_reference=notification.provider_reference,
-            at=now,
-        )
-    )
+class _Values:
+    """An outbox row's values as service_kit.outbox.add_event sets them, without the ORM object."""
+
+
+class _Collected:
+    """Takes the rows service_kit.outbox.add_event adds, in place of the session: their column values."""
+
+    def __init__(self) -> None:
+        self.added: list[dict[str, Any]] = []
+
+    def add(self, row: _Values) -> None:
+        self.added.append(vars(row))
+
+
+@dataclass
+class Rows:
+    """Delivery attempts and outbox events of many status changes in one transaction, written by `write` with one
+    INSERT per table rather than as ORM objects, each flushed on its own: the dispatcher changes hundreds of
+    notifications per transaction. A caller that passes `rows` to the functions below calls `write` before it
+    commits."""
+
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def add_event(self, *, topic: str, event: CloudEvent, now: datetime) -> None:
+        collected = _Collected()
+        add_event(cast(AsyncSession, collected), cast(type[OutboxMixin], _Values), topic=topic, event=event, now=now)
+        self.events.extend(collected.added)
+
+    async def write(self, session: AsyncSession) -> None:
+        attempts, events = self.attempts, self.events
+        self.attempts, self.events = [], []
+        if attempts:
+            await session.execute(insert(DeliveryAttempt), attempts)
+        if events:
+            await session.execute(insert(OutboxRecord), events)
+
+
+def record(
+    session: AsyncSession,
+    notification: Notification,
+    *,
+    now: datetime,
+    reason: str | None = None,
+    rows: Rows | None = None,
+) -> None:
+    values = {
+        "notification_id": notification.id,
+        "attempt": max(notification.attempts, 1),
+        "status": notification.status,
+        "reason": reason,
+        "provider_reference": notification.provider_reference,
+        "at": now,
+    }
+    if rows is not None:
+        rows.attempts.append(values)
+    else:
+        session.add(DeliveryAttempt(**values))
 
 
 def emit(
-    session: AsyncSession, policy: Policy, notification: Notification, event: str, *, now: datetime, **extra: Any
+    session: AsyncSession,
+    policy: Policy,
+    notification: Notification,
+    event: str,
+    *,
+    now: datetime,
+    rows: Rows | None = None,
+    **extra: Any,
 ) -> None:
     """Stage notification.<event> for the case-events consumers (case-api records it as a contact attempt)."""
     data: dict[str, Any] = {
@@ -187,7 +242,10 @@ def emit(
         time=now,
         traceparent=current_traceparent(),
     )
-    add_event(session, OutboxRecord, topic=policy.topic, event=cloud_event, now=now)
+    if rows is not None:
+        rows.add_event(topic=policy.topic, event=cloud_event, now=now)
+    else:
+        add_event(session, OutboxRecord, topic=policy.topic, event=cloud_event, now=now)
 
 
 def provider_reference_for_event(reference: str | None) -> str | None:
@@ -197,10 +255,12 @@ def provider_reference_for_event(reference: str | None) -> str | None:
     return reference.strip("<>")[:256] or None
 
 
-def mark_requested(session: AsyncSession, policy: Policy, notification: Notification, *, now: datetime) -> None:
+def mark_requested(
+    session: AsyncSession, policy: Policy, notification: Notification, *, now: datetime, rows: Rows | None = None
+) -> None:
     session.add(notification)
-    record(session, notification, now=now, reason=notification.reason)
-    emit(session, policy, notification, "requested", now=now)
+    record(session, notification, now=now, reason=notification.reason, rows=rows)
+    emit(session, policy, notification, "requested", now=now, rows=rows)
 
 
 def mark_sending(notification: Notification, *, now: datetime) -> None:
@@ -210,20 +270,27 @@ def mark_sending(notification: Notification, *, now: datetime) -> None:
 
 
 def mark_sent(
-    session: AsyncSession, policy: Policy, notification: Notification, *, provider_reference: str | None, now: datetime
+    session: AsyncSession,
+    policy: Policy,
+    notification: Notification,
+    *,
+    provider_reference: str | None,
+    now: datetime,
+    rows: Rows | None = None,
 ) -> None:
     notification.status = Status.sent
     notification.sent_at = now
     notification.sending_since = None
     notification.provider_reference = provider_reference
     notification.reason = None
-    record(session, notification, now=now)
+    record(session, notification, now=now, rows=rows)
     emit(
         session,
         policy,
         notification,
         "sent",
         now=now,
+        rows=rows,
         provider_reference=provider_reference_for_event(provider_reference),
     )
 
@@ -253,6 +320,7 @@ async def mark_failed(
     permanent: bool,
     reason_code: str,
     now: datetime,
+    rows: Rows | None = None,
 ) -> Notification | None:
     """A failed attempt. Temporary: retried after a backoff, permanent once the attempts run out. Permanent: the
     fallback (returned) is requested in the same transaction."""
@@ -267,19 +335,20 @@ async def mark_failed(
         notification.due_at = now + timedelta(seconds=backoff)
     else:
         notification.status = Status.permanent_failure
-    record(session, notification, now=now, reason=reason_code)
+    record(session, notification, now=now, reason=reason_code, rows=rows)
     emit(
         session,
         policy,
         notification,
         "failed",
         now=now,
+        rows=rows,
         permanent=permanent,
         reason_code=_code(reason_code),
         provider_reference=provider_reference_for_event(notification.provider_reference),
     )
     if permanent:
-        return await fall_back(session, policy, notification, now=now)
+        return await fall_back(session, policy, notification, now=now, rows=rows)
     return None
 
 
@@ -294,7 +363,7 @@ def _code(reason: str) -> str:
 
 
 async def fall_back(
-    session: AsyncSession, policy: Policy, failed_one: Notification, *, now: datetime
+    session: AsyncSession, policy: Policy, failed_one: Notification, *, now: datetime, rows: Rows | None = None
 ) -> Notification | None:
     """Request the moment's next written channel not yet used for this occasion, or a caseworker task."""
     await session.flush()
@@ -345,15 +414,17 @@ async def fall_back(
         reason=f"fallback after {failed_one.channel} failed: {failed_one.reason}"[:200],
         created_at=now,
     )
-    mark_requested(session, policy, fallback, now=now)
+    mark_requested(session, policy, fallback, now=now, rows=rows)
     await session.flush()
     return fallback
 
 
-def mark_cancelled(notification: Notification, *, reason: str, session: AsyncSession, now: datetime) -> None:
+def mark_cancelled(
+    notification: Notification, *, reason: str, session: AsyncSession, now: datetime, rows: Rows | None = None
+) -> None:
     notification.status = Status.cancelled
     notification.reason = reason[:200]
-    record(session, notification, now=now, reason=reason[:200])
+    record(session, notification, now=now, reason=reason[:200], rows=rows)
 
 
 async def apply_delivery_report(

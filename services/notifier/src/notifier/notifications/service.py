@@ -117,6 +117,7 @@ async def fire_due_moments(
     # stopped after its commit, or a resend); the unique key stays the guarantee.
     taken = await repository.channels_used_by_occasion([planned.case_id for planned in claimed])
     reads = HouseholdReads(contacts, concurrency)
+    rows = lifecycle.Rows()
     fired = 0
     try:
         for index, planned in enumerate(claimed):
@@ -145,11 +146,13 @@ async def fire_due_moments(
                 quiet=quiet,
                 policy=policy,
                 taken=taken.get((planned.case_id, planned.moment, planned.occasion), set()),
+                rows=rows,
             )
             planned.status = PlanStatus.fired
             fired += 1
     finally:
         reads.close()
+    await rows.write(session)
     return fired
 
 
@@ -191,6 +194,7 @@ async def request_notifications(
     quiet: QuietHours,
     policy: Policy,
     taken: set[str] | None = None,
+    rows: lifecycle.Rows | None = None,
 ) -> list[Notification]:
     """One notification per channel `choice.decide` picks that the occasion has none on yet (`taken`: the channels
     it has, looked up when not given), and the decision with its reasons."""
@@ -234,7 +238,7 @@ async def request_notifications(
             facts=facts,
             created_at=now,
         )
-        lifecycle.mark_requested(session, policy, notification, now=now)
+        lifecycle.mark_requested(session, policy, notification, now=now, rows=rows)
         requested.append(notification)
     return requested
 
@@ -353,7 +357,7 @@ class Dispatcher:
     # The time a channel took a message (its sent_at); without a clock, the round's `now`.
     clock: Callable[[], datetime] | None = None
     # Hand-overs (and household reads from case-api) of one round waiting on their channel at the same time.
-    concurrency: int = 16
+    concurrency: int = 8
 
     def _now(self, now: datetime) -> datetime:
         return self.clock() if self.clock is not None else now
@@ -381,6 +385,7 @@ class Dispatcher:
         async with self.sessions() as session, session.begin():
             repository = NotificationRepository(session)
             current_of = await repository.get_many([n.id for n in claimed], for_update=True)
+            rows = lifecycle.Rows()
             for notification in claimed:
                 outcome, current = outcomes[notification.id], current_of.get(notification.id)
                 if current is None:
@@ -390,12 +395,17 @@ class Dispatcher:
                     current.template_version = outcome.template_version
                 if outcome.problem == "cancel":
                     lifecycle.mark_cancelled(
-                        current, reason="the household is unknown or erased", session=session, now=at
+                        current, reason="the household is unknown or erased", session=session, now=at, rows=rows
                     )
                 elif hand_over is not None and hand_over.accepted:
                     if current.status is Status.sending:  # not already settled at the channel's commit point
                         lifecycle.mark_sent(
-                            session, self.policy, current, provider_reference=hand_over.provider_reference, now=at
+                            session,
+                            self.policy,
+                            current,
+                            provider_reference=hand_over.provider_reference,
+                            now=at,
+                            rows=rows,
                         )
                     done.handed += 1
                     done.notifications.append(notification.id)
@@ -403,9 +413,10 @@ class Dispatcher:
                     permanent = hand_over.permanent if hand_over is not None else True
                     reason = (hand_over.reason if hand_over is not None else outcome.problem) or "failed"
                     await lifecycle.mark_failed(
-                        session, self.policy, current, permanent=permanent, reason_code=reason, now=at
+                        session, self.policy, current, permanent=permanent, reason_code=reason, now=at, rows=rows
                     )
                     done.failed += 1
+            await rows.write(session)
         return done
 
     async def _hand_over_all(self, claimed: list[Notification], now: datetime) -> dict[str, Outcome]:

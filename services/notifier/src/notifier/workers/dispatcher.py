@@ -89,6 +89,7 @@ def dispatcher_for(
     case_api: CaseApi | None = None,
     channels: dict[str, Channel] | None = None,
     contacts: ContactLookup | None = None,
+    clock: Clock | None = None,
 ) -> Dispatcher:
     return Dispatcher(
         sessions=sessions,
@@ -100,6 +101,7 @@ def dispatcher_for(
         sending_lease=timedelta(seconds=settings.sending_lease_seconds),
         report_window=timedelta(seconds=settings.sms_report_window_seconds),
         batch_size=settings.dispatch_batch_size,
+        clock=clock.now if clock is not None else None,  # sent_at: when the channel took the message
     )
 
 
@@ -108,7 +110,7 @@ async def dispatch(stop: asyncio.Event, clock: Clock | None = None) -> None:
     clock = clock or SystemClock()
     engine = make_engine(settings.effective_database_url)
     async with open_case_api(settings) as case_api:
-        dispatcher = dispatcher_for(settings, make_session_factory(engine), case_api=case_api)
+        dispatcher = dispatcher_for(settings, make_session_factory(engine), case_api=case_api, clock=clock)
         try:
             await _loop(stop, dispatcher, clock, settings.dispatch_interval_seconds)
         finally:
