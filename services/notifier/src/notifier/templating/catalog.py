@@ -31,6 +31,7 @@ ENVIRONMENT = Environment(
     undefined=StrictUndefined,  # a missing placeholder is an error, never an empty gap in a letter
     autoescape=False,  # noqa: S701 - plain-text templates; HTML templates would get their own environment
     keep_trailing_newline=True,
+    auto_reload=False,  # templates ship with the code: no look at the file on every render
 )
 
 
