@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 from sqlalchemy.types import JSON
 
 from eviction_schemas.envelope import CloudEvent
-from service_kit.db import UTCDateTime, supports_skip_locked
+from service_kit.db import UTCDateTime, make_engine, make_session_factory, supports_skip_locked
 from service_kit.metrics import ServiceMetrics
 from service_kit.worker import sleep_or_stop
 
@@ -195,6 +195,33 @@ class OutboxRelay:
         """How many rows wait, and when the oldest was written."""
         async with self._sessions() as session:
             return await outbox_backlog(session, self._model)
+
+
+async def relay_until_stopped(
+    stop: asyncio.Event,
+    *,
+    model: type[OutboxMixin],
+    database_url: str,
+    bootstrap_servers: str,
+    client_id: str,
+    batch_size: int,
+    idle_interval: float,
+) -> None:
+    """A service's outbox relay process: its own engine and idempotent producer, relaying until `stop`."""
+    engine = make_engine(database_url)
+    producer = make_producer(bootstrap_servers, client_id=client_id)
+    await producer.start()
+    try:
+        await OutboxRelay(
+            session_factory=make_session_factory(engine),
+            model=model,
+            producer=producer,
+            batch_size=batch_size,
+            idle_interval=idle_interval,
+        ).run(stop)
+    finally:
+        await producer.stop()
+        await engine.dispose()
 
 
 async def outbox_backlog(session: AsyncSession, model: type[OutboxMixin]) -> tuple[int, datetime | None]:

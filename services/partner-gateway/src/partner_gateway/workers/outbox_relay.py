@@ -5,27 +5,21 @@ import asyncio
 
 from partner_gateway.config import get_settings
 from partner_gateway.db import OutboxRecord
-from service_kit.db import make_engine, make_session_factory
-from service_kit.outbox import OutboxRelay, make_producer
+from service_kit.outbox import relay_until_stopped
 from service_kit.worker import run_worker
 
 
 async def relay(stop: asyncio.Event) -> None:
     settings = get_settings()
-    engine = make_engine(settings.effective_database_url)
-    producer = make_producer(settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-outbox-relay")
-    await producer.start()
-    try:
-        await OutboxRelay(
-            session_factory=make_session_factory(engine),
-            model=OutboxRecord,
-            producer=producer,
-            batch_size=settings.relay_batch_size,
-            idle_interval=settings.relay_idle_interval_seconds,
-        ).run(stop)
-    finally:
-        await producer.stop()
-        await engine.dispose()
+    await relay_until_stopped(
+        stop,
+        model=OutboxRecord,
+        database_url=settings.effective_database_url,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=f"{settings.service_name}-outbox-relay",
+        batch_size=settings.relay_batch_size,
+        idle_interval=settings.relay_idle_interval_seconds,
+    )
 
 
 def main() -> None:
