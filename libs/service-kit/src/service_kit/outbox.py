@@ -55,21 +55,30 @@ class OutboxMixin:
         )
 
 
-def add_event(
-    session: AsyncSession, model: type[OutboxMixin], *, topic: str, event: CloudEvent, now: datetime
-) -> OutboxMixin:
-    """Stage an event in the caller's transaction; keyed by the case id so Kafka keeps order per case."""
+def outbox_row(*, topic: str, event: CloudEvent, now: datetime) -> dict[str, Any]:
+    """The column values of one outbox row: keyed by the case id, so Kafka keeps order per case. For callers
+    that insert many rows in one statement; `add_event` stages one as an ORM object."""
     headers = {"content-type": STRUCTURED_CONTENT_TYPE}
     if event.traceparent:
         headers["traceparent"] = event.traceparent
+    return {
+        "event_id": str(event.id),
+        "event_type": event.type,
+        "topic": topic,
+        "key": event.subject,
+        "payload": event.to_json_bytes(),
+        "headers": headers,
+        "created_at": now,
+    }
+
+
+def add_event(
+    session: AsyncSession, model: type[OutboxMixin], *, topic: str, event: CloudEvent, now: datetime
+) -> OutboxMixin:
+    """Stage an event in the caller's transaction."""
     row = model()
-    row.event_id = str(event.id)
-    row.event_type = event.type
-    row.topic = topic
-    row.key = event.subject
-    row.payload = event.to_json_bytes()
-    row.headers = headers
-    row.created_at = now
+    for name, value in outbox_row(topic=topic, event=event, now=now).items():
+        setattr(row, name, value)
     session.add(row)
     return row
 

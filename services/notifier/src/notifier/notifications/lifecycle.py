@@ -8,24 +8,21 @@ to the moment's next written channel that was not tried, or else to a caseworker
 
 import logging
 import uuid
-from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
-from typing import Any, cast
+from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[import-untyped]
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eviction_schemas.envelope import CloudEvent, make_event
-from eviction_schemas.registry import load_schema, schema_registry, validate_data
+from eviction_schemas.registry import validate_data
 from notifier.config import Settings, get_settings
 from notifier.db import OutboxRecord
 from notifier.notifications.choice import TASK, fallback_channels
 from notifier.notifications.models import ChannelDecision, DeliveryAttempt, Notification, Status
 from service_kit.clock import Clock
-from service_kit.outbox import OutboxMixin, add_event
+from service_kit.outbox import add_event, outbox_row
 from service_kit.tracing import current_traceparent
 
 log = logging.getLogger(__name__)
@@ -62,107 +59,6 @@ def _sequence(now: datetime) -> int:
     return _last_sequence
 
 
-# The keywords a flat object schema may have besides annotations: its data is valid when its keys are and each
-# property's value is valid on its own.
-_FLAT_OBJECT_KEYWORDS = frozenset({"type", "additionalProperties", "required", "properties"})
-_ANNOTATIONS = frozenset({"$schema", "$id", "title", "description"})
-# jsonschema's own format checks: the registry uses them as they are, except for these two it checks its own way.
-_DEFAULT_FORMATS = FormatChecker()
-_REGISTRY_OWN_FORMATS = frozenset({"date-time", "uri"})
-_MEMO_SIZE = 4096
-
-
-def _inline(node: Any, resolver: Any) -> Any:
-    """A schema with its $refs replaced by what they point at (resolved like the registry does, offline)."""
-    if isinstance(node, dict):
-        if "$ref" in node:
-            resolved = resolver.lookup(node["$ref"])
-            target = _inline(resolved.contents, resolved.resolver)
-            rest = {key: _inline(value, resolver) for key, value in node.items() if key not in _ANNOTATIONS | {"$ref"}}
-            return {"allOf": [target], **rest} if rest else target
-        return {key: value if key in {"enum", "const"} else _inline(value, resolver) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_inline(value, resolver) for value in node]
-    return node
-
-
-def _formats(node: Any) -> set[str]:
-    if isinstance(node, dict):
-        found = {node["format"]} if isinstance(node.get("format"), str) else set()
-        return found.union(*(_formats(value) for key, value in node.items() if key not in {"enum", "const"}))
-    if isinstance(node, list):
-        return set().union(*(_formats(value) for value in node))
-    return set()
-
-
-class _DataContract:
-    """The schema of one notification.* event's data, compiled once per process for the event every status
-    change stages. The registry's validate_data resolves each $ref through its registry on every call (~0.15 ms
-    an event, two events a message); here the $refs are inlined once and each property is checked on its own,
-    with the verdicts on values that repeat (moment, channel, language, attempt) remembered. Only data that passes
-    is let through here: anything else goes to validate_data, which raises the contract's error (it never repeats
-    a value). Schemas of another shape, or with a format the registry checks its own way, always go there."""
-
-    def __init__(self, event_name: str) -> None:
-        self.event_name = event_name
-        schema = load_schema(event_name)
-        flat = _inline(schema, schema_registry().resolver(base_uri=schema.get("$id", "")))
-        self._fast = (
-            set(flat) <= _FLAT_OBJECT_KEYWORDS | _ANNOTATIONS
-            and flat.get("type") == "object"
-            and flat.get("additionalProperties") is False
-            and isinstance(flat.get("properties"), dict)
-            and not _formats(flat) & _REGISTRY_OWN_FORMATS
-        )
-        self._required = frozenset(flat.get("required", ()))
-        self._properties = {
-            name: Draft202012Validator(subschema, format_checker=_DEFAULT_FORMATS)
-            for name, subschema in (flat.get("properties") or {}).items()
-        }
-        self._known_good: set[tuple[str, type, Hashable]] = set()
-
-    def _passes(self, data: Mapping[str, Any]) -> bool:
-        if not self._required <= data.keys():
-            return False
-        for name, value in data.items():
-            validator = self._properties.get(name)
-            if validator is None:
-                return False
-            key = (name, type(value), value) if isinstance(value, (str, int, float, bool)) else None
-            if key is not None and key in self._known_good:
-                continue
-            if not validator.is_valid(value):
-                return False
-            if key is not None:
-                if len(self._known_good) >= _MEMO_SIZE:
-                    self._known_good.clear()
-                self._known_good.add(key)
-        return True
-
-    def check(self, data: dict[str, Any]) -> None:
-        if not (self._fast and self._passes(data)):
-            validate_data(self.event_name, data)
-
-
-@cache
-def _contract(event_name: str) -> _DataContract:
-    return _DataContract(event_name)
-
-
-class _Values:
-    """An outbox row's values as service_kit.outbox.add_event sets them, without the ORM object."""
-
-
-class _Collected:
-    """Takes the rows service_kit.outbox.add_event adds, in place of the session: their column values."""
-
-    def __init__(self) -> None:
-        self.added: list[dict[str, Any]] = []
-
-    def add(self, row: _Values) -> None:
-        self.added.append(vars(row))
-
-
 @dataclass
 class Rows:
     """Delivery attempts and outbox events of many status changes in one transaction, written by `write` with one
@@ -174,9 +70,7 @@ class Rows:
     events: list[dict[str, Any]] = field(default_factory=list)
 
     def add_event(self, *, topic: str, event: CloudEvent, now: datetime) -> None:
-        collected = _Collected()
-        add_event(cast(AsyncSession, collected), cast(type[OutboxMixin], _Values), topic=topic, event=event, now=now)
-        self.events.extend(collected.added)
+        self.events.append(outbox_row(topic=topic, event=event, now=now))
 
     async def write(self, session: AsyncSession) -> None:
         attempts, events = self.attempts, self.events
@@ -231,7 +125,7 @@ def emit(
     if days is not None:
         data["days_before_eviction"] = days
     data.update({k: v for k, v in extra.items() if v is not None})
-    _contract(f"notification.{event}").check(data)
+    validate_data(f"notification.{event}", data)
     cloud_event = make_event(
         event=f"notification.{event}",
         source_service=policy.source_service,
