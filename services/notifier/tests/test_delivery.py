@@ -396,3 +396,69 @@ async def test_the_countdown_goes_out_on_its_days_and_stops_when_the_eviction_is
     assert subjects.count(expected.subject) == 2, "no T-2 reminder after the eviction was averted"
     averted = [n for n in await world.notifications(case_id) if n.moment == "M6"]
     assert [n.channel for n in averted] == ["letter"], "M6 takes one written channel: the letter comes first"
+
+
+TRIGGERS: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    "M3": [("legal.summons-served", {"served_on": "2026-03-03", "court_reference": "C/17/4711"})],
+    "M4": [("eviction.scheduled", {"eviction_date": "2026-04-14", "late_notice": False})],
+    "M6": [
+        ("eviction.scheduled", {"eviction_date": "2026-04-14", "late_notice": False}),
+        ("eviction.cancelled", {"eviction_date": "2026-04-14", "reason_code": "payment_arrangement"}),
+    ],
+    "M7": [("eviction.executed", {"executed_on": "2026-03-03"})],
+    "M8": [
+        (
+            "belongings.stored",
+            {"storage_reference": "OPSLAG-1", "stored_on": "2026-01-10", "retention_ends_on": "2026-03-20"},
+        )
+    ],
+    "M9": [
+        (
+            "temporary-housing.decided",
+            {
+                "granted": True,
+                "debt_arrangement_in_place": True,
+                "financial_guidance_active": True,
+                "override_reason_present": False,
+            },
+        )
+    ],
+}
+
+
+@pytest.mark.parametrize("language", ["nl", "fy", "en"])
+async def test_every_moment_reaches_the_smtp_server_by_email_in_the_households_language(
+    world: World, language: str
+) -> None:
+    """M1 to M9 through the real SMTP server: the moment's e-mail, in the household's language, once."""
+    address = f"every.moment.{language}@example.invalid"
+    cases: dict[str, str] = {}
+    for moment in ("M1", "M2", "M3", "M4", "M5", "M6", "M7", "M8", "M9"):
+        case_id = str(uuid.uuid4())
+        cases[moment] = case_id
+        # E-mail preferred: the moments that take one written channel (M2, M6) choose it.
+        world.contacts.by_case[case_id] = replace(
+            household(language, mobile="06 1234 5610", email=address, first_name="Wietske"), preferred_channel="email"
+        )
+        if moment in {"M1", "M2"}:
+            await world.apply(opened(case_id, MORNING))
+        elif moment == "M5":
+            await world.apply(TRIGGER_M5(case_id))
+        for sequence, (name, data) in enumerate(TRIGGERS.get(moment, []), start=2):
+            await world.apply(event(name, case_id, MORNING, data, sequence=sequence))
+    await world.run()
+    world.clock.set(datetime(2026, 3, 31, 10, 0, tzinfo=AMSTERDAM).astimezone(UTC))  # M2 (5 working days on) and T-14
+    await world.run()
+
+    received: dict[str, list[EmailMessage]] = {}
+    for mail in world.emails_to(address):
+        received.setdefault(str(mail["X-Moment"]), []).append(mail)
+    for moment, case_id in cases.items():
+        mails = [m for m in received.get(moment, []) if reference_of(case_id) in body_of(m)]
+        assert len(mails) == 1, f"{moment}: {len(mails)} e-mails"
+        assert mails[0]["Content-Language"] == language, moment
+        assert "Wietske" in body_of(mails[0])
+
+
+def TRIGGER_M5(case_id: str) -> CloudEvent:
+    return event("eviction.scheduled", case_id, MORNING, {"eviction_date": "2026-04-14", "late_notice": False})
