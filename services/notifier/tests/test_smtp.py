@@ -3,58 +3,23 @@
 import asyncio
 import email
 import email.policy
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from devinfra.ports import free_port
+from devinfra.smtp_sink import LocalSmtpServer
 from notifier.channels.base import OutgoingMessage
 from notifier.channels.smtp import SmtpChannel
 from notifier.templating.catalog import render
 from notifier.templating.context import PLACEHOLDER_HOUSEHOLD, Sender
 
 
-def wait_for_port(process: "subprocess.Popen[bytes]", port: int) -> None:
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            return
-        except OSError:
-            if process.poll() is not None:
-                raise AssertionError(process.stderr.read().decode() if process.stderr else "aiosmtpd died") from None
-            time.sleep(0.05)
-    raise AssertionError(f"aiosmtpd did not listen on {port}")
-
-
 @pytest.fixture
 def smtp_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
-    port, folder = free_port(), tmp_path / "received"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "aiosmtpd",
-            "-n",
-            "-l",
-            f"127.0.0.1:{port}",
-            "-c",
-            "devinfra.smtp_sink.FolderSink",
-            str(folder),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        wait_for_port(process, port)
-        yield port, folder
-    finally:
-        process.terminate()
-        process.wait(10)
+    with LocalSmtpServer(tmp_path / "received") as server:
+        yield server.port, server.folder
 
 
 @pytest.mark.parametrize("language", ["nl", "fy", "en"])

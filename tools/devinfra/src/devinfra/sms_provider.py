@@ -18,8 +18,6 @@ import json
 import math
 import re
 import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -32,6 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from devinfra.loopback import LoopbackProcess
 from devinfra.ports import free_port
 
 DEFAULT_PRODUCT_TOKEN = "dev-change-me-sms-product-token"  # noqa: S105 - the development placeholder of config.py
@@ -324,7 +323,7 @@ class LocalSmsProvider:
         self.report_url = report_url
         self.fail_suffixes = tuple(fail_suffixes)
         self.report_delay = report_delay
-        self._process: subprocess.Popen[bytes] | None = None
+        self._process = LoopbackProcess("the SMS provider stand-in", self.port)
 
     @property
     def url(self) -> str:
@@ -333,7 +332,7 @@ class LocalSmsProvider:
 
     @property
     def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
+        return self._process.pid
 
     def start(self, timeout: float = 15.0) -> "LocalSmsProvider":
         command = [
@@ -353,33 +352,11 @@ class LocalSmsProvider:
             command += ["--fail-suffix", suffix]
         if self.report_url:
             command += ["--report-url", self.report_url]
-        self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.1).close()
-                return self
-            except OSError:
-                if self._process.poll() is not None:
-                    error = self._process.stderr.read().decode() if self._process.stderr else ""
-                    raise RuntimeError(f"the SMS provider stand-in exited: {error}") from None
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"the SMS provider stand-in did not listen on {self.port} within {timeout} s")
+        self._process.start(command, timeout)
+        return self
 
     def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()  # SIGTERM to this process's pid only
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-        finally:
-            if process.stderr is not None:
-                process.stderr.close()
+        self._process.stop()
 
     def messages(self) -> list[dict[str, Any]]:
         """Every message the stand-in accepted, in order."""

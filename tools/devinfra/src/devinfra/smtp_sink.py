@@ -10,14 +10,12 @@ import email
 import email.policy
 import itertools
 import os
-import socket
-import subprocess
 import sys
-import time
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+from devinfra.loopback import LoopbackProcess
 from devinfra.ports import free_port
 
 REFUSED_DOMAIN = "bounce.invalid"
@@ -57,54 +55,19 @@ class LocalSmtpServer:
     def __init__(self, folder: Path, *, port: int | None = None) -> None:
         self.folder = folder
         self.port = port or free_port()
-        self._process: subprocess.Popen[bytes] | None = None
+        self._process = LoopbackProcess("the SMTP sink", self.port)
 
     @property
     def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
+        return self._process.pid
 
     def start(self, timeout: float = 15.0) -> "LocalSmtpServer":
-        self._process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                f"127.0.0.1:{self.port}",
-                "-c",
-                "devinfra.smtp_sink.FolderSink",
-                str(self.folder),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.1).close()
-                return self
-            except OSError:
-                if self._process.poll() is not None:
-                    error = self._process.stderr.read().decode() if self._process.stderr else ""
-                    raise RuntimeError(f"the SMTP sink exited: {error}") from None
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"the SMTP sink did not listen on {self.port} within {timeout} s")
+        argv = [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{self.port}", "-c"]
+        self._process.start([*argv, "devinfra.smtp_sink.FolderSink", str(self.folder)], timeout)
+        return self
 
     def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-        finally:
-            if process.stderr is not None:
-                process.stderr.close()
+        self._process.stop()
 
     def messages(self) -> list[EmailMessage]:
         """Every message received, oldest first."""

@@ -1,0 +1,47 @@
+"""A helper process listening on a loopback port (the SMTP sink, the SMS provider stand-in): started, waited for
+until it listens, and stopped by its own pid only."""
+
+import socket
+import subprocess
+import time
+from collections.abc import Sequence
+
+
+class LoopbackProcess:
+    def __init__(self, what: str, port: int) -> None:
+        self.what = what
+        self.port = port
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def start(self, argv: Sequence[str], timeout: float = 15.0) -> None:
+        self._process = process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.1).close()
+                return
+            except OSError:
+                if process.poll() is not None:
+                    error = process.stderr.read().decode() if process.stderr else ""
+                    raise RuntimeError(f"{self.what} exited: {error}") from None
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"{self.what} did not listen on {self.port} within {timeout} s")
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()  # SIGTERM to this process's pid only
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+        finally:
+            if process.stderr is not None:
+                process.stderr.close()
