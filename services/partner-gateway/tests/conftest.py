@@ -25,18 +25,24 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from standardwebhooks.webhooks import Webhook
 
+from case_api.config import Settings as CaseApiSettings
+from case_api.main import create_app as create_case_api
 from devinfra.devkey import DevKey
 from devinfra.ports import free_port
 from devinfra.stack import Child
 from eviction_schemas.envelope import STRUCTURED_CONTENT_TYPE, CloudEvent, dlq_topic, make_event
 from eviction_schemas.registry import load_sample, validate_cloud_event
+from partner_gateway.config import Settings
 from partner_gateway.db import ProcessedEvent
 from partner_gateway.deliveries.models import Delivery
+from partner_gateway.inbound.case_api import CaseApi, TokenFile
 from partner_gateway.inbound.repository import InboundRepository
+from partner_gateway.main import create_app
 from partner_gateway.migrate import SCRIPT_LOCATION
 from partner_gateway.partners import service as registry
 from partner_gateway.partners.models import Partner, PartnerKind, Subscription
 from partner_gateway.partners.schemas import PartnerCreate, SubscriptionCreate
+from partner_gateway.workers.inbound import process_due
 from service_kit.clock import FixedClock
 from service_kit.consumer import EventConsumer
 from service_kit.db import make_engine, make_session_factory
@@ -525,3 +531,159 @@ def start_case_api(postgres_url_factory: Callable[[str], str], tmp_path: Path) -
 @pytest.fixture
 def case_api_process(start_case_api: StartCaseApi) -> CaseApiProcess:
     return start_case_api()
+
+
+# --- partners' systems, the gateway and case-api together ------------------------------------------------------
+
+
+@dataclass
+class PartnerSystems:
+    """Partners' systems sending signed messages to the gateway's app (registered by an administrator), and the
+    inbound worker's rounds, which forward them to case-api over HTTP with the gateway's service token."""
+
+    client: httpx.AsyncClient  # the gateway's app, with an administrator's token
+    app: Any  # the gateway's FastAPI app
+    clock: FixedClock
+    case_api_http: Callable[[], httpx.AsyncClient]  # a client of case-api as the inbound worker has one
+    secrets: dict[str, str] = field(default_factory=dict)
+
+    async def register(self, partner_id: str, kind: str) -> None:
+        self.secrets[partner_id] = new_secret()
+        answer = await self.client.post(
+            "/v1/partners",
+            json={
+                "id": partner_id,
+                "name": partner_id,
+                "kind": kind,
+                "outbound_secret": new_secret(),
+                "inbound_secret": self.secrets[partner_id],
+            },
+        )
+        assert answer.status_code == 201, answer.text
+
+    async def send(self, partner_id: str, message: dict[str, Any]) -> str:
+        answer = await PartnerMessages.send(
+            self.client, partner_id, self.secrets[partner_id], message, at=self.clock.now()
+        )
+        assert answer.status_code == 202, answer.text
+        message_id: str = answer.json()["message_id"]
+        return message_id
+
+    async def outcome(self, partner_id: str, message_id: str) -> dict[str, Any]:
+        """What the partner reads: GET /v1/partners/{id}/messages/{message_id}, signed over an empty body."""
+        answer = await PartnerMessages.read(
+            self.client, partner_id, self.secrets[partner_id], message_id, at=self.clock.now()
+        )
+        assert answer.status_code == 200, answer.text
+        body: dict[str, Any] = answer.json()
+        return body
+
+    async def process(self) -> int:
+        """One round of the inbound worker, with its real client of case-api."""
+        settings = self.app.state.settings
+        async with self.case_api_http() as http:
+            case_api = CaseApi(http, TokenFile(settings.case_api_token_file))
+            return await process_due(
+                self.app.state.session_factory, case_api=case_api, settings=settings, clock=self.clock
+            )
+
+    async def deliver(self, partner_id: str, message: dict[str, Any]) -> dict[str, Any]:
+        """Send one message, run the inbound worker once, and read the message's outcome."""
+        message_id = await self.send(partner_id, message)
+        assert await self.process() >= 1
+        return await self.outcome(partner_id, message_id)
+
+
+GatewayWithCaseApi = Callable[..., contextlib.AbstractAsyncContextManager[PartnerSystems]]
+
+
+@pytest.fixture
+def gateway_with_case_api(
+    database_url: str, clock: FixedClock, dev_key: DevKey, admin: dict[str, str], tmp_path: Path
+) -> GatewayWithCaseApi:
+    """`async with gateway_with_case_api(case_api_url=..., case_api_http=..., token=...) as systems:` the gateway's
+    app (its lifespan running) whose inbound worker reaches case-api with `token` (role partner_gateway) in its
+    token file, as the stack writes it."""
+
+    @contextlib.asynccontextmanager
+    async def start(
+        *, case_api_url: str, case_api_http: Callable[[], httpx.AsyncClient], token: str
+    ) -> AsyncIterator[PartnerSystems]:
+        token_file = tmp_path / "case-api.token"
+        token_file.write_text(token + "\n")
+        settings = Settings(
+            database_url=database_url,
+            oidc_jwks_url=str(dev_key.jwks_path),
+            case_api_url=case_api_url,
+            case_api_token_file=token_file,
+            default_team="team-noord",
+        )
+        app = create_app(settings, clock=clock)
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://gateway.test", headers=admin) as client,
+        ):
+            yield PartnerSystems(client, app, clock, case_api_http)
+
+    return start
+
+
+@pytest.fixture(scope="module")
+def case_api_database(postgres_url_factory: Callable[[str], str]) -> str:
+    """A migrated case-api database shared by one test module (its cases are told apart by their addresses)."""
+    url = postgres_url_factory("case_api_in_process")
+    upgrade_to_head("case_api:migrations", url)
+    return url
+
+
+@dataclass
+class CaseApiInProcess:
+    """case-api's app in this process on its own PostgreSQL database, reached over HTTP (ASGI), trusting the test's
+    signing key; `token` has the role partner_gateway."""
+
+    app: Any
+    key: DevKey
+    database_url: str
+
+    @property
+    def token(self) -> str:
+        return self.key.mint_token(["partner_gateway"], subject="partner-gateway")
+
+    def http(self, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=False)
+        return httpx.AsyncClient(transport=transport, base_url="http://case-api.test", headers=headers, timeout=10)
+
+    def caseworker(self, *roles: str, team: str | None = None) -> httpx.AsyncClient:
+        """A client of case-api acting as a made-up administrator (or the roles and team given)."""
+        token = self.key.mint_token(list(roles or ("admin",)), team=team, subject="caseworker-1")
+        return self.http({"authorization": f"Bearer {token}"})
+
+
+@pytest.fixture
+async def case_api_app(case_api_database: str, clock: FixedClock, dev_key: DevKey) -> AsyncIterator[CaseApiInProcess]:
+    """case-api's app in process (its lifespan running) on the module's case-api database, on the test's clock."""
+    settings = CaseApiSettings(
+        _env_file=None,
+        database_url=case_api_database,
+        kafka_bootstrap_servers=f"127.0.0.1:{free_port()}",  # nothing listens: the API writes to its outbox only
+        oidc_jwks_url=str(dev_key.jwks_path),
+    )
+    app = create_case_api(settings, clock)
+    async with app.router.lifespan_context(app):
+        yield CaseApiInProcess(app, dev_key, case_api_database)
+
+
+@pytest.fixture
+async def partner_systems(
+    gateway_with_case_api: GatewayWithCaseApi, case_api_app: CaseApiInProcess
+) -> AsyncIterator[PartnerSystems]:
+    """Partners, the gateway and case-api's app in process: a corporation `woonfriesland`, a bailiff
+    `deurwaarder-noord` and MEE Noord `mee-noord` registered."""
+    async with gateway_with_case_api(
+        case_api_url="http://case-api.test", case_api_http=case_api_app.http, token=case_api_app.token
+    ) as systems:
+        await systems.register("woonfriesland", "housing_corporation")
+        await systems.register("deurwaarder-noord", "bailiff")
+        await systems.register("mee-noord", "client_support")
+        yield systems

@@ -7,108 +7,39 @@ while case-api is stopped wait, and are processed once it is back.
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import select
 
-from devinfra.devkey import DevKey
-from partner_gateway.config import Settings
-from partner_gateway.inbound.case_api import CaseApi, TokenFile
 from partner_gateway.inbound.models import InboundMessage, InboundStatus, ReferenceMap
-from partner_gateway.main import create_app
-from partner_gateway.workers.inbound import process_due
 from service_kit.clock import FixedClock
 
 pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
 
 
 @pytest.fixture
-async def gateway(
-    database_url: str, clock: FixedClock, case_api_process: Any, tmp_path: Path, dev_key: DevKey
-) -> AsyncIterator[FastAPI]:
-    token_file = tmp_path / "case-api.token"
-    token_file.write_text(case_api_process.token + "\n")  # what the stack (or a client-credentials sidecar) writes
-    settings = Settings(
-        database_url=database_url,
-        oidc_jwks_url=str(dev_key.jwks_path),
+async def partners(gateway_with_case_api: Any, case_api_process: Any) -> AsyncIterator[Any]:
+    async with gateway_with_case_api(
         case_api_url=case_api_process.url,
-        case_api_token_file=token_file,
-        default_team="team-noord",
-    )
-    app = create_app(settings, clock=clock)
-    async with app.router.lifespan_context(app):
-        yield app
+        case_api_http=lambda: httpx.AsyncClient(base_url=case_api_process.url, timeout=10),
+        token=case_api_process.token,
+    ) as systems:
+        await systems.register("woonfriesland", "housing_corporation")
+        await systems.register("deurwaarder-noord", "bailiff")
+        yield systems
 
 
-@dataclass
-class Partners:
-    client: httpx.AsyncClient
-    app: FastAPI
-    clock: FixedClock
-    kit: Any
-    secrets: dict[str, str]
-
-    async def register(self, partner_id: str, kind: str) -> None:
-        self.secrets[partner_id] = self.kit.new_secret()
-        answer = await self.client.post(
-            "/v1/partners",
-            json={
-                "id": partner_id,
-                "name": partner_id,
-                "kind": kind,
-                "outbound_secret": self.kit.new_secret(),
-                "inbound_secret": self.secrets[partner_id],
-            },
-        )
-        assert answer.status_code == 201, answer.text
-
-    async def send(self, partner_id: str, message: dict[str, Any]) -> str:
-        answer = await self.kit.send(self.client, partner_id, self.secrets[partner_id], message, at=self.clock.now())
-        assert answer.status_code == 202, answer.text
-        message_id: str = answer.json()["message_id"]
-        return message_id
-
-    async def outcome(self, partner_id: str, message_id: str) -> dict[str, Any]:
-        answer = await self.kit.read(self.client, partner_id, self.secrets[partner_id], message_id, at=self.clock.now())
-        assert answer.status_code == 200, answer.text
-        body: dict[str, Any] = answer.json()
-        return body
-
-    async def process(self) -> int:
-        """One round of the inbound worker, with its real client of case-api."""
-        settings: Settings = self.app.state.settings
-        async with httpx.AsyncClient(base_url=settings.case_api_url, timeout=10) as http:
-            case_api = CaseApi(http, TokenFile(settings.case_api_token_file))
-            return await process_due(
-                self.app.state.session_factory, case_api=case_api, settings=settings, clock=self.clock
-            )
-
-    async def messages(self) -> list[InboundMessage]:
-        async with self.app.state.session_factory() as session:
-            query = select(InboundMessage).order_by(InboundMessage.created_at, InboundMessage.id)
-            return list((await session.scalars(query)).all())
-
-
-@pytest.fixture
-async def partners(
-    gateway: FastAPI, clock: FixedClock, partner_messages: Any, admin: dict[str, str]
-) -> AsyncIterator[Partners]:
-    transport = httpx.ASGITransport(app=gateway)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test", headers=admin) as client:
-        partners = Partners(client, gateway, clock, partner_messages, {})
-        await partners.register("woonfriesland", "housing_corporation")
-        await partners.register("deurwaarder-noord", "bailiff")
-        yield partners
+async def messages(partners: Any) -> list[InboundMessage]:
+    async with partners.app.state.session_factory() as session:
+        query = select(InboundMessage).order_by(InboundMessage.created_at, InboundMessage.id)
+        return list((await session.scalars(query)).all())
 
 
 async def test_a_corporations_arrears_open_a_case_and_a_bailiffs_eviction_date_reaches_it(
-    partners: Partners, case_api_process: Any, clock: FixedClock, partner_messages: Any
+    partners: Any, case_api_process: Any, clock: FixedClock, partner_messages: Any
 ) -> None:
     today = clock.now().date()
     arrears = await partners.send("woonfriesland", partner_messages.arrears_reported("HUUR-0001", today=today))
@@ -149,7 +80,7 @@ async def test_a_corporations_arrears_open_a_case_and_a_bailiffs_eviction_date_r
 
 
 async def test_a_bailiffs_message_for_an_unknown_file_fails_with_a_clear_outcome(
-    partners: Partners, clock: FixedClock, partner_messages: Any
+    partners: Any, clock: FixedClock, partner_messages: Any
 ) -> None:
     today = clock.now().date()
     unknown = await partners.send("deurwaarder-noord", partner_messages.eviction_scheduled("DW-404", today=today))
@@ -162,7 +93,7 @@ async def test_a_bailiffs_message_for_an_unknown_file_fails_with_a_clear_outcome
 
 
 async def test_case_api_refusing_the_content_rejects_the_message_with_its_problem(
-    partners: Partners, clock: FixedClock, partner_messages: Any
+    partners: Any, clock: FixedClock, partner_messages: Any
 ) -> None:
     today = clock.now().date()
     # arrears that arose after the signal: the schema cannot say so, case-api does.
@@ -173,10 +104,11 @@ async def test_case_api_refusing_the_content_rejects_the_message_with_its_proble
     assert outcome["status"] == "rejected"
     assert outcome["outcome"]["case_api_status"] == 422
     assert "signal_date" in outcome["outcome"]["problem"]["detail"]
+    assert outcome["outcome"]["problem"]["field"] == "data.signal_date"  # the partner's own field
 
 
 async def test_messages_sent_while_case_api_is_down_wait_and_are_processed_when_it_is_back(
-    partners: Partners, case_api_process: Any, clock: FixedClock, partner_messages: Any
+    partners: Any, case_api_process: Any, clock: FixedClock, partner_messages: Any
 ) -> None:
     today = clock.now().date()
     await asyncio.to_thread(case_api_process.stop)
@@ -205,7 +137,7 @@ async def test_messages_sent_while_case_api_is_down_wait_and_are_processed_when_
     for _ in range(2):  # two rounds while case-api is down: each message waits longer
         await partners.process()
         clock.advance(timedelta(seconds=3))
-    waiting = await partners.messages()
+    waiting = await messages(partners)
     assert [message.status for message in waiting] == [InboundStatus.received] * 3
     assert all(message.next_attempt_at > clock.now() for message in waiting)
     assert {message.attempts for message in waiting} == {2}

@@ -35,6 +35,24 @@ Traceparent = Annotated[str | None, Depends(checked_traceparent)]
 CASE_ROLES = (Role.outreach_worker, Role.debt_counsellor, Role.team_lead, Role.admin, Role.partner_gateway)
 CaseWorker = Annotated[Principal, Depends(require_roles(*CASE_ROLES))]
 
+# The operations the partner gateway's service account calls: forwarding partners' messages (the gateway's
+# inbound/forwarding.py), reading a referral to MEE Noord when it sends one, and the signal partners' feedback.
+# Exactly these endpoints take PartnerCaseContext (tests/test_partner_gateway_operations.py keeps the list, the
+# endpoints and the gateway's calls the same); the role is meant to reach nothing else.
+PARTNER_GATEWAY_OPERATIONS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("POST", "/v1/signals"),
+        ("POST", "/v1/cases/{case_id}/legal-steps"),
+        ("POST", "/v1/cases/{case_id}/eviction/schedule"),
+        ("POST", "/v1/cases/{case_id}/eviction/postpone"),
+        ("POST", "/v1/cases/{case_id}/eviction/cancel"),
+        ("POST", "/v1/cases/{case_id}/eviction/execute"),
+        ("POST", "/v1/cases/{case_id}/support"),
+        ("GET", "/v1/cases/{case_id}/oco-referral"),
+        ("GET", "/v1/partner-feedback/signals"),
+    }
+)
+
 
 # The notifier's service account reaches only what informing a household needs (and admins, who answer for it).
 NOTIFIER_ROLES = (Role.notifier, Role.admin)
@@ -73,5 +91,17 @@ async def notifier_context(
     return _context(request, session, principal, traceparent)
 
 
+async def partner_case_context(
+    request: Request,
+    session: SessionDep,
+    principal: CaseWorker,
+    _idempotency: Annotated[None, Depends(idempotency_key)],
+    traceparent: Traceparent,
+) -> Context:
+    """The context of an operation of PARTNER_GATEWAY_OPERATIONS: staff and the partner gateway."""
+    return _context(request, session, principal, traceparent)
+
+
 CaseContext = Annotated[Context, Depends(case_context)]
+PartnerCaseContext = Annotated[Context, Depends(partner_case_context)]
 NotifierContext = Annotated[Context, Depends(notifier_context)]

@@ -6,7 +6,7 @@ from case_api.cases import service
 from case_api.cases.schemas import CaseClose, CaseDetail, CaseOpen, CaseSummary
 from case_api.contacts import service as contacts
 from case_api.contacts.schemas import ContactAttemptIn, ContactAttemptRead
-from case_api.deps import CaseContext
+from case_api.deps import CaseContext, PartnerCaseContext
 from case_api.signals import service as signals
 from case_api.signals.schemas import SignalIn, SignalReceipt, SignalReceive
 
@@ -14,7 +14,7 @@ router = APIRouter(prefix="/v1", tags=["cases"])
 
 
 @router.post("/signals", status_code=status.HTTP_201_CREATED, response_model=SignalReceipt, tags=["signals"])
-async def receive_signal(body: SignalReceive, ctx: CaseContext) -> SignalReceipt:
+async def receive_signal(body: SignalReceive, ctx: PartnerCaseContext) -> SignalReceipt:
     """Receive an arrears signal: attaches to the household's open case or opens one (R1, R2)."""
     return await signals.receive_signal(ctx, team=body.team, household=body.household, signal=body.signal)
 

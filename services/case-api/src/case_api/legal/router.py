@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, status
 
-from case_api.deps import CaseContext
+from case_api.deps import CaseContext, PartnerCaseContext
 from case_api.legal import service
 from case_api.legal.schemas import (
     EvictionAvert,
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1/cases/{case_id}", tags=["legal"])
 
 
 @router.post("/legal-steps", status_code=status.HTTP_201_CREATED, response_model=LegalStepRead)
-async def record_legal_step(case_id: str, body: LegalStepIn, ctx: CaseContext) -> LegalStepRead:
+async def record_legal_step(case_id: str, body: LegalStepIn, ctx: PartnerCaseContext) -> LegalStepRead:
     """Record a summons served or a judgment given; publishes legal.summons-served or legal.judgment-given."""
     return LegalStepRead.model_validate(await service.record_legal_step(ctx, case_id=case_id, step=body))
 
@@ -37,19 +37,19 @@ async def read_eviction(case_id: str, ctx: CaseContext) -> EvictionRead:
 
 
 @router.post("/eviction/schedule", response_model=EvictionRead)
-async def schedule_eviction(case_id: str, body: EvictionSchedule, ctx: CaseContext) -> EvictionRead:
+async def schedule_eviction(case_id: str, body: EvictionSchedule, ctx: PartnerCaseContext) -> EvictionRead:
     """Record the eviction notice with its date; creates the R6/R7/R10 tasks; publishes eviction.scheduled."""
     return await service.schedule_eviction(ctx, case_id=case_id, request=body)
 
 
 @router.post("/eviction/postpone", response_model=EvictionRead)
-async def postpone_eviction(case_id: str, body: EvictionPostpone, ctx: CaseContext) -> EvictionRead:
+async def postpone_eviction(case_id: str, body: EvictionPostpone, ctx: PartnerCaseContext) -> EvictionRead:
     """Move the eviction to a new date, recomputing every task (R7); publishes eviction.postponed."""
     return await service.postpone_eviction(ctx, case_id=case_id, request=body)
 
 
 @router.post("/eviction/cancel", response_model=EvictionRead)
-async def cancel_eviction(case_id: str, body: EvictionCancel, ctx: CaseContext) -> EvictionRead:
+async def cancel_eviction(case_id: str, body: EvictionCancel, ctx: PartnerCaseContext) -> EvictionRead:
     """The bailiff cancelled the eviction: the case is averted; publishes eviction.cancelled."""
     return await service.cancel_eviction(ctx, case_id=case_id, reason_code=body.reason_code)
 
@@ -61,6 +61,6 @@ async def avert_eviction(case_id: str, body: EvictionAvert, ctx: CaseContext) ->
 
 
 @router.post("/eviction/execute", response_model=EvictionRead)
-async def execute_eviction(case_id: str, body: EvictionExecute, ctx: CaseContext) -> EvictionRead:
+async def execute_eviction(case_id: str, body: EvictionExecute, ctx: PartnerCaseContext) -> EvictionRead:
     """Record the executed eviction (409 for a family with minors without a rehousing outcome, R11)."""
     return await service.execute_eviction(ctx, case_id=case_id, executed_on=body.executed_on)

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, status
 
-from case_api.deps import CaseContext
+from case_api.deps import CaseContext, PartnerCaseContext
 from case_api.support import service
 from case_api.support.schemas import SupportEnd, SupportList, SupportRead, SupportStart
 
@@ -10,7 +10,7 @@ router = APIRouter(prefix="/v1/cases/{case_id}/support", tags=["support"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=SupportRead)
-async def start_support(case_id: str, body: SupportStart, ctx: CaseContext) -> SupportRead:
+async def start_support(case_id: str, body: SupportStart, ctx: PartnerCaseContext) -> SupportRead:
     """Record help the household accepted; publishes support.started."""
     return await service.start_support(ctx, case_id=case_id, request=body)
 

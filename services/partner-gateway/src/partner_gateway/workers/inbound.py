@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from partner_gateway.config import Settings, get_settings
 from partner_gateway.inbound.case_api import CaseApi, TokenFile
+from partner_gateway.inbound.forwarding import process_message
 from partner_gateway.inbound.repository import InboundRepository
-from partner_gateway.inbound.service import process_message
 from service_kit.clock import Clock, SystemClock
 from service_kit.db import make_engine, make_session_factory
 from service_kit.worker import run_worker, sleep_or_stop
