@@ -49,6 +49,7 @@ CASE_EVENTS: Final = (
     "task.overdue",
     "task.completed",
     "case.closed",
+    "legal.eviction-requested",
 )
 NOTIFICATION_EVENTS: Final = (
     "notification.requested",

@@ -98,6 +98,36 @@ async def test_a_summons_and_a_judgment_threaten_the_eviction_and_publish_their_
     assert (await tasks_of(sessions, case_id))["first_contact:R5"].due_date == date(2026, 3, 5)
 
 
+async def test_an_eviction_requested_by_the_landlord_starts_the_legal_track_with_r5s_first_contact(
+    case_api_client: Client, sessions: Sessions
+) -> None:
+    async with case_api_client() as client:
+        case_id = await open_case(client, minors=False)
+        requested = await client.post(
+            f"/v1/cases/{case_id}/legal-steps", json={"kind": "eviction_requested", "occurred_on": "2026-02-27"}
+        )
+        assert requested.status_code == 201, requested.text
+        assert (requested.json()["kind"], requested.json()["court_reference"]) == ("eviction_requested", None)
+        case = (await client.get(f"/v1/cases/{case_id}")).json()
+        oco = (await client.get(f"/v1/cases/{case_id}/oco")).json()
+        # The bailiff's date may come next; a request reported after the date keeps the case where it is.
+        assert (await schedule(client, case_id)).status_code == 200
+        late = await client.post(
+            f"/v1/cases/{case_id}/legal-steps", json={"kind": "eviction_requested", "occurred_on": "2026-03-02"}
+        )
+        assert late.status_code == 201, late.text
+        after = (await client.get(f"/v1/cases/{case_id}")).json()
+    assert case["stage"] == "eviction_threatened"
+    assert oco["due_moments"] == ["threat_started"]  # R8: the threat started
+    assert await events_of(sessions, case_id, "legal.eviction-requested") == [
+        ("legal.eviction-requested", {"requested_on": "2026-02-27"}),
+        ("legal.eviction-requested", {"requested_on": "2026-03-02"}),
+    ]
+    # R5: first contact within 3 working days of the day the threat was recorded (Monday 2 March).
+    assert (await tasks_of(sessions, case_id))["first_contact:R5"].due_date == date(2026, 3, 5)
+    assert after["stage"] == "eviction_scheduled"
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -105,6 +135,9 @@ async def test_a_summons_and_a_judgment_threaten_the_eviction_and_publish_their_
         ({"kind": "judgment_given", "hearing_date": "2026-04-01"}, "hearing_date"),
         ({"kind": "summons_served", "occurred_on": "2026-03-03"}, "occurred_on"),
         ({"kind": "summons_served", "court_reference": "line\nbreak"}, "court_reference"),
+        ({"kind": "summons_served", "court_reference": None}, "court_reference"),
+        ({"kind": "eviction_requested"}, "court_reference"),
+        ({"kind": "eviction_requested", "court_reference": None, "hearing_date": "2026-04-01"}, "hearing_date"),
     ],
 )
 async def test_a_legal_step_with_a_field_of_the_other_kind_or_a_future_date_is_refused(

@@ -20,6 +20,10 @@ EXPECTED: dict[Action, dict[Stage, Stage | None]] = {
     Action.start_support: {S.signalled: S.in_support, S.outreach: S.in_support}
     | {stage: None for stage in Stage if stage not in (S.signalled, S.outreach, S.closed)},
     Action.end_support: {stage: None for stage in Stage if stage is not S.closed},
+    Action.request_eviction: dict.fromkeys(
+        (S.signalled, S.outreach, S.in_support, S.eviction_threatened), S.eviction_threatened
+    )
+    | {S.eviction_scheduled: None},
     Action.serve_summons: dict.fromkeys(
         (S.signalled, S.outreach, S.in_support, S.eviction_threatened), S.eviction_threatened
     ),

@@ -128,3 +128,31 @@ async def test_an_arrangement_agreed_in_the_future_is_rejected_naming_the_field(
     assert outcome["status"] == "rejected", outcome
     assert outcome["outcome"]["problem"]["field"] == "data.agreed_on"
     assert outcome["outcome"]["problem"]["case_api_field"] == "started_on"
+
+
+async def test_an_eviction_requested_starts_the_legal_track_with_r5s_first_contact(
+    partner_systems: Any, case_api_app: Any, partner_messages: Any, today: date
+) -> None:
+    tenancy = Tenancy(today)
+    case_id = await open_case(partner_systems, partner_messages, tenancy)
+
+    requested = message("eviction.requested", tenancy.reference, today, requested_on=today.isoformat())
+    outcome = await partner_systems.deliver("woonfriesland", requested)
+
+    assert outcome["status"] == "processed", outcome
+    assert outcome["outcome"] == {"case_id": case_id, "case_api_status": 201, "effect": "legal_track_started"}
+    async with case_api_app.caseworker() as caseworker:
+        case = (await caseworker.get(f"/v1/cases/{case_id}")).json()
+        [step] = (await caseworker.get(f"/v1/cases/{case_id}/legal-steps")).json()
+        tasks = (await caseworker.get(f"/v1/cases/{case_id}/tasks")).json()
+    assert case["stage"] == "eviction_threatened"
+    assert (step["kind"], step["occurred_on"], step["court_reference"]) == (
+        "eviction_requested",
+        today.isoformat(),
+        None,
+    )
+    # R5: the threat makes the first contact due within 3 working days, beside R4's 5.
+    open_first_contacts = {
+        task["rule"] for task in tasks if task["kind"] == "first_contact" and task["status"] == "open"
+    }
+    assert open_first_contacts == {"R4", "R5"}

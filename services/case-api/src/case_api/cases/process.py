@@ -22,6 +22,7 @@ class Action(StrEnum):
     end_support = "end_support"
     serve_summons = "serve_summons"
     give_judgment = "give_judgment"
+    request_eviction = "request_eviction"
     schedule_eviction = "schedule_eviction"
     postpone_eviction = "postpone_eviction"
     cancel_eviction = "cancel_eviction"
@@ -98,6 +99,18 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(Action.start_support, frozenset({S.signalled, S.outreach}), S.in_support, description="help accepted"),
     Transition(Action.start_support, OPEN - {S.signalled, S.outreach}, None, description="help accepted later on"),
     Transition(Action.end_support, OPEN, None, description="a support trajectory ended"),
+    Transition(
+        Action.request_eviction,
+        BEFORE_LEGAL | {S.eviction_threatened},
+        S.eviction_threatened,
+        description="the landlord asked its bailiff to evict: the legal track starts (R5)",
+    ),
+    Transition(
+        Action.request_eviction,
+        frozenset({S.eviction_scheduled}),
+        None,
+        description="a request the landlord reports after the bailiff set a date",
+    ),
     Transition(Action.serve_summons, BEFORE_LEGAL | {S.eviction_threatened}, S.eviction_threatened),
     Transition(Action.give_judgment, BEFORE_LEGAL | {S.eviction_threatened}, S.eviction_threatened),
     Transition(

@@ -11,8 +11,13 @@ from service_kit.db import EnumText, UTCDateTime
 
 
 class LegalStepKind(StrEnum):
+    eviction_requested = "eviction_requested"  # the landlord asked its bailiff to evict (the legal track starts)
     summons_served = "summons_served"  # dagvaarding
     judgment_given = "judgment_given"  # vonnis
+
+
+# The steps the court takes part in: they carry the court's case number.
+COURT_STEPS = frozenset({LegalStepKind.summons_served, LegalStepKind.judgment_given})
 
 
 class LegalStep(Base):
@@ -22,7 +27,8 @@ class LegalStep(Base):
     case_id: Mapped[str] = mapped_column(ForeignKey("case.id"), index=True)
     kind: Mapped[LegalStepKind] = mapped_column(EnumText(LegalStepKind, 20))
     occurred_on: Mapped[date] = mapped_column(Date)
-    court_reference: Mapped[str] = mapped_column(String(100))
+    # The court's case number of a summons or judgment; none for an eviction request (no court yet).
+    court_reference: Mapped[str | None] = mapped_column(String(100), default=None)
     hearing_date: Mapped[date | None] = mapped_column(Date, default=None)
     eviction_granted: Mapped[bool | None] = mapped_column(Boolean, default=None)
     recorded_by: Mapped[str] = mapped_column(String(200))

@@ -20,13 +20,14 @@ router = APIRouter(prefix="/v1/cases/{case_id}", tags=["legal"])
 
 @router.post("/legal-steps", status_code=status.HTTP_201_CREATED, response_model=LegalStepRead)
 async def record_legal_step(case_id: str, body: LegalStepIn, ctx: PartnerCaseContext) -> LegalStepRead:
-    """Record a summons served or a judgment given; publishes legal.summons-served or legal.judgment-given."""
+    """Record an eviction requested, a summons served or a judgment given; publishes legal.eviction-requested,
+    legal.summons-served or legal.judgment-given."""
     return LegalStepRead.model_validate(await service.record_legal_step(ctx, case_id=case_id, step=body))
 
 
 @router.get("/legal-steps", response_model=list[LegalStepRead])
 async def list_legal_steps(case_id: str, ctx: CaseContext) -> list[LegalStepRead]:
-    """The case's summons and judgments, oldest first."""
+    """The case's eviction requests, summons and judgments, oldest first."""
     return await service.list_legal_steps(ctx, case_id=case_id)
 
 

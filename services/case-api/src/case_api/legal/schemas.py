@@ -8,12 +8,7 @@ from case_api.cases.models import Stage
 from case_api.legal.models import CancellationReason, EvictionChange, LegalStepKind
 
 # The court's case number as events carry it (common.schema.json#/$defs/court_reference).
-COURT_REFERENCE = Field(
-    min_length=1,
-    max_length=64,
-    pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*( [A-Za-z0-9._:/-]+)*$",
-    examples=["C/17/123456"],
-)
+COURT_REFERENCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]*( [A-Za-z0-9._:/-]+)*$"
 BAILIFF_REFERENCE = Field(default=None, min_length=1, max_length=100)
 
 
@@ -21,8 +16,17 @@ class LegalStepIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: LegalStepKind
-    occurred_on: date = Field(description="The day the summons was served or the judgment given.")
-    court_reference: str = COURT_REFERENCE
+    occurred_on: date = Field(
+        description="The day the eviction was requested, the summons served or the judgment given."
+    )
+    court_reference: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        pattern=COURT_REFERENCE_PATTERN,
+        examples=["C/17/123456"],
+        description="The court's case number: required for a summons or judgment, absent for an eviction request.",
+    )
     hearing_date: date | None = Field(default=None, description="Summons only: the date of the court hearing.")
     eviction_granted: bool | None = Field(default=None, description="Judgment only: whether it allows the eviction.")
 
@@ -34,7 +38,7 @@ class LegalStepRead(BaseModel):
     case_id: str
     kind: LegalStepKind
     occurred_on: date
-    court_reference: str
+    court_reference: str | None
     hearing_date: date | None
     eviction_granted: bool | None
     recorded_by: str

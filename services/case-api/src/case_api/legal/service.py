@@ -17,7 +17,14 @@ from case_api.cases.process import Action, allowed_actions
 from case_api.cases.service import CASE_FILE, load_case, transition
 from case_api.context import Context
 from case_api.events import emit
-from case_api.legal.models import CancellationReason, EvictionChange, EvictionDateChange, LegalStep, LegalStepKind
+from case_api.legal.models import (
+    COURT_STEPS,
+    CancellationReason,
+    EvictionChange,
+    EvictionDateChange,
+    LegalStep,
+    LegalStepKind,
+)
 from case_api.legal.repository import LegalRepository
 from case_api.legal.schemas import (
     EvictionDateChangeRead,
@@ -47,16 +54,37 @@ def _not_in_future(ctx: Context, day: date, field: str) -> None:
         raise Unprocessable(f"{field} cannot lie in the future (today is {ctx.today().isoformat()})", field=field)
 
 
+# The process action of each kind of legal step.
+STEP_ACTIONS = {
+    LegalStepKind.eviction_requested: Action.request_eviction,
+    LegalStepKind.summons_served: Action.serve_summons,
+    LegalStepKind.judgment_given: Action.give_judgment,
+}
+
+
+def _check_step(step: LegalStepIn) -> None:
+    """Each kind carries its own facts only: a court number for the court's steps, a hearing date for a summons,
+    whether the eviction is granted for a judgment."""
+    kind = step.kind
+    if kind in COURT_STEPS and step.court_reference is None:
+        raise Unprocessable(f"a {kind.value} step names the court's case number", field="court_reference")
+    if kind not in COURT_STEPS and step.court_reference is not None:
+        raise Unprocessable(
+            "an eviction request has no court's case number yet: leave court_reference out", field="court_reference"
+        )
+    if kind is not LegalStepKind.judgment_given and step.eviction_granted is not None:
+        raise Unprocessable(f"eviction_granted belongs to a judgment, not to a {kind.value}", field="eviction_granted")
+    if kind is not LegalStepKind.summons_served and step.hearing_date is not None:
+        raise Unprocessable(f"hearing_date belongs to a summons, not to a {kind.value}", field="hearing_date")
+
+
 async def record_legal_step(ctx: Context, *, case_id: str, step: LegalStepIn) -> LegalStep:
-    """A summons served or a judgment given: the eviction is threatened (R5 first contact within 3 working days)."""
-    summons = step.kind is LegalStepKind.summons_served
-    if summons and step.eviction_granted is not None:
-        raise Unprocessable("eviction_granted belongs to a judgment, not to a summons", field="eviction_granted")
-    if not summons and step.hearing_date is not None:
-        raise Unprocessable("hearing_date belongs to a summons, not to a judgment", field="hearing_date")
+    """An eviction requested by the landlord, a summons served or a judgment given: the eviction is threatened
+    (R5: first contact within 3 working days; R8: OCO is offered)."""
+    _check_step(step)
     _not_in_future(ctx, step.occurred_on, "occurred_on")
     case = await load_case(ctx, case_id, for_update=True)
-    transition(ctx, case, Action.serve_summons if summons else Action.give_judgment)
+    transition(ctx, case, STEP_ACTIONS[step.kind])
     record = LegalStep(
         id=str(uuid.uuid4()),
         case_id=case.id,
@@ -70,7 +98,9 @@ async def record_legal_step(ctx: Context, *, case_id: str, step: LegalStepIn) ->
     )
     LegalRepository(ctx.session).add(record)
     ctx.log_processing(activity=CASE_FILE, case_id=case.id, operation=Operation.write)
-    if summons:
+    if step.kind is LegalStepKind.eviction_requested:
+        emit(ctx, case=case, event="legal.eviction-requested", data={"requested_on": step.occurred_on.isoformat()})
+    elif step.kind is LegalStepKind.summons_served:
         data: dict[str, object] = {"served_on": step.occurred_on.isoformat(), "court_reference": step.court_reference}
         if step.hearing_date is not None:
             data["hearing_date"] = step.hearing_date.isoformat()

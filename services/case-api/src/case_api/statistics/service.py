@@ -1,10 +1,10 @@
 """Statistics for policy analysts (R12, R16): aggregates per period, never a person.
 
-A fact is one case reaching a point of the legal track on a date: threatened (first summons, judgment or
-eviction date), averted (cancelled by the bailiff or averted by the household or landlord) and executed. Minors
-are counted from the members' birth dates on the fact's date. When a case's personal data is erased (R18), the
-retention run first stores its facts with the number of minors (`snapshot_facts`), so figures of past periods
-do not change after erasure.
+A fact is one case reaching a point of the legal track on a date: threatened (first eviction request, summons,
+judgment or eviction date), averted (cancelled by the bailiff or averted by the household or landlord) and
+executed. Minors are counted from the members' birth dates on the fact's date. When a case's personal data is
+erased (R18), the retention run first stores its facts with the number of minors (`snapshot_facts`), so figures
+of past periods do not change after erasure.
 
 Small numbers (R16): a cell standing for fewer than `statistics_min_cell` households, or counting fewer than that,
 is answered as null with suppressed=true. Zero is shown: it exposes no household."""

@@ -241,6 +241,13 @@ def _payment_arrangement(inbound: Inbound, case_id: str) -> Forward:
     return Forward("support", body, case_id, effect="support_started", fields={"started_on": "data.agreed_on"})
 
 
+def _eviction_requested(inbound: Inbound, case_id: str) -> Forward:
+    """eviction.requested: a legal step; the legal track starts and the eviction is threatened (R5, R8)."""
+    body = {"kind": "eviction_requested", "occurred_on": inbound.data["requested_on"]}
+    fields = {"occurred_on": "data.requested_on"}
+    return Forward("legal_step", body, case_id, effect="legal_track_started", fields=fields)
+
+
 def _summons(inbound: Inbound, case_id: str) -> Forward:
     """summons.served: a legal step; the eviction is threatened (R5, R8)."""
     data = inbound.data
@@ -310,7 +317,7 @@ PLANNERS: Mapping[str, Planner] = {
     "arrears.cleared": not_forwarded_yet,
     "payment-arrangement.agreed": corporation_message(_payment_arrangement),
     "second-chance-agreement.offered": not_forwarded_yet,
-    "eviction.requested": not_forwarded_yet,
+    "eviction.requested": corporation_message(_eviction_requested),
     # bailiff
     "summons.served": bailiff_message(_summons),
     "judgment.given": bailiff_message(_judgment),
