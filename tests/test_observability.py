@@ -123,7 +123,7 @@ def test_a_trace_id_travels_from_the_request_to_the_workers_logs_and_the_webhook
         }
         admin = {"authorization": f"Bearer {stack.token('admin')}"}
         assert gateway.post("/v1/partners", json=partner, headers=admin).status_code == 201
-        subscription = {"event_types": ["case.opened"], "callback_url": receiver.url + "/hooks"}
+        subscription = {"event_types": ["case.opened", "support.started"], "callback_url": receiver.url + "/hooks"}
         subscribed = gateway.post("/v1/partners/corporation-observed/subscriptions", json=subscription, headers=admin)
         assert subscribed.status_code == 201
 
@@ -162,9 +162,24 @@ def test_a_trace_id_travels_from_the_request_to_the_workers_logs_and_the_webhook
             },
         )
 
-        # The partner's webhook continues the trace.
-        [webhook] = wait_for(lambda: receiver.received, what="a webhook at the receiver")
+        # The message linked the case to the corporation: it gets the case as it is now (a case.snapshot, in the
+        # trace of its own message, or case.opened when the link came before the gateway read the event).
+        wait_for(lambda: receiver.received, what="the corporation's first webhook")
+        # A caseworker's next change in the same trace (another request of the same user action) reaches the
+        # corporation as a webhook that continues the trace.
+        started = httpx.post(
+            f"{stack.url('case-api')}/v1/cases/{case_id}/support",
+            json={"kind": "payment_arrangement"},
+            headers={"authorization": f"Bearer {token}", "traceparent": f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"},
+        )
+        assert started.status_code == 201, started.text
+
+        def support_webhook() -> list[Any]:
+            return [r for r in receiver.received if json.loads(r.body)["type"].endswith(".support.started")]
+
+        [webhook] = wait_for(support_webhook, what="the support.started webhook at the receiver")
         assert webhook.headers["traceparent"].split("-")[1] == trace_id
+        assert len(receiver.received) == 2
     wait_for(lambda: list(stack.outbox_dir.glob("*.eml")), what="a message in the notifier's outbox")
 
     # The workers that handled the request's events logged under its trace id.
@@ -187,10 +202,10 @@ def test_a_trace_id_travels_from_the_request_to_the_workers_logs_and_the_webhook
         what="the sent e-mail counted on the notifier's /metrics",
     )
     assert samples(metrics_of(stack, "partner-gateway"), "partner_deliveries") == {
-        '{attempts="1",status="delivered"}': 1
+        '{attempts="1",status="delivered"}': 2
     }
     assert samples(metrics_of(stack, "partner-gateway-delivery"), "partner_delivery_attempts_total") == {
-        '{outcome="delivered"}': 1
+        '{outcome="delivered"}': 2
     }
     assert samples(metrics_of(stack, "case-api-outbox_relay"), "outbox_published_events_total")[""] >= 2
 

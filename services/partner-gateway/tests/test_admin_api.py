@@ -242,6 +242,9 @@ async def test_the_delivery_log_lists_filters_shows_attempts_and_replays_only_th
     )
     other, _ = await partners.partner(PartnerKind.housing_corporation, event_types=["case.opened"])
     events = [new_case_opened() for _ in range(3)]
+    for event in events:  # the corporations' own tenants' cases, before their events
+        await partners.map_case(corporation_row, event.subject)
+        await partners.map_case(other, event.subject)
     async with sessions() as session, session.begin():
         for event in events:
             await fan_out(session, event=event, clock=clock)

@@ -37,6 +37,11 @@ async def test_fan_out_makes_one_pending_delivery_per_subscription_that_wants_an
         await session.execute(update(Subscription).where(Subscription.id == switched_off.id).values(active=False))
 
     event = new_case_opened(sequence=4)
+    # Each partner's message about the case linked it (a case not linked to a corporation, bailiff or utility
+    # reaches none of them: test_isolation).
+    for partner in (corporation, bailiff, utility, client_support):
+        await partners.map_case(partner, event.subject)
+    await partners.map_case(switched_off.partner_id, event.subject)
     async with sessions() as session, session.begin():
         made = await fan_out(session, event=event, clock=clock)
     assert len(made) == 3
@@ -59,7 +64,8 @@ async def test_fan_out_makes_one_pending_delivery_per_subscription_that_wants_an
         assert delivery.id.startswith("msg_")
         payload = json.loads(delivery.payload)
         assert payload == minimise(kinds[delivery.partner_id], event)
-        assert set(payload["data"]) == {"case_id", "has_minors"}
+    fields = {delivery.partner_id: set(json.loads(delivery.payload)["data"]) for delivery in deliveries}
+    assert fields == {corporation.id: {"case_id", "has_minors"}, bailiff.id: {"case_id", "children_present"}}
     assert len({d.id for d in deliveries}) == 3
 
 
@@ -68,8 +74,10 @@ async def test_an_event_type_a_partner_did_not_subscribe_to_makes_no_delivery_th
 ) -> None:
     corporation, _ = await partners.partner(PartnerKind.housing_corporation)
     await partners.raw_subscription(corporation, ["case.closed", "signal.received"])
+    event = new_case_opened()
+    await partners.map_case(corporation, event.subject)
     async with sessions() as session, session.begin():
-        made = await fan_out(session, event=new_case_opened(), clock=clock)
+        made = await fan_out(session, event=event, clock=clock)
     assert made == []
     assert await partners.deliveries() == []
 
@@ -78,13 +86,14 @@ async def test_an_event_type_a_partner_did_not_subscribe_to_makes_no_delivery_th
 async def test_a_redelivered_event_fans_out_once(
     partners: Any, make_consumer: Any, bus: Any, new_case_opened: Any, stream: Any
 ) -> None:
-    _, subscription = await partners.partner(PartnerKind.housing_corporation, event_types=["case.opened"])
+    corporation, subscription = await partners.partner(PartnerKind.housing_corporation, event_types=["case.opened"])
     clock = SystemClock()
 
     async def handle(session: AsyncSession, event: CloudEvent) -> None:
         await fan_out(session, event=event, clock=clock)
 
     event = new_case_opened()
+    await partners.map_case(corporation, event.subject)
     consumer = make_consumer(handle)
     async with consumer.running():
         await consumer.processed(await bus.publish(event))

@@ -10,6 +10,7 @@ import pytest
 
 from eviction_schemas.envelope import CloudEvent
 from eviction_schemas.registry import iter_samples, load_sample, validate_cloud_event
+from partner_gateway.deliveries.facts import Facts, apply
 from partner_gateway.deliveries.minimisation import (
     ALLOWED_FIELDS,
     REFERRAL_TYPE,
@@ -28,11 +29,11 @@ EXPECTED: dict[PartnerKind, dict[str, set[str]]] = {
     PartnerKind.housing_corporation: {
         "case.opened": {"case_id", "has_minors"},
         "case.closed": {"picked_up"},
-        "support.started": {"in_support", "arrangement"},
-        "support.ended": {"arrangement"},
+        "support.started": {"in_support", "arrangement", "active_arrangements"},
+        "support.ended": {"in_support", "arrangement", "active_arrangements"},
     },
     # "children present yes/no for planning"
-    PartnerKind.bailiff: {"case.opened": {"case_id", "has_minors"}},
+    PartnerKind.bailiff: {"case.opened": {"case_id", "children_present"}},
     # "referrals with recorded consent": the consent's id; the details are read from case-api when sent.
     PartnerKind.client_support: {"oco.accepted": {"consent_id"}},
     # "picked up yes/no for their own signals, nothing else"
@@ -139,14 +140,26 @@ def test_a_housing_corporation_learns_minors_pickup_support_and_arrangements_and
 
     # In support yes/no, and whether a payment or debt arrangement is part of it; no other kind of support.
     started = minimise(kind, sample("support.started", kind="payment_arrangement"))
-    assert started["data"] == {"in_support": True, "arrangement": "payment_arrangement"}
+    assert started["data"] == {
+        "in_support": True,
+        "arrangement": "payment_arrangement",
+        "active_arrangements": ["payment_arrangement"],
+    }
     guidance = minimise(kind, sample("support.started", kind="protective_administration"))
-    assert guidance["data"] == {"in_support": True, "arrangement": None}
+    assert guidance["data"] == {"in_support": True, "arrangement": None, "active_arrangements": []}
     assert "protective_administration" not in json.dumps(guidance)
     ended = minimise(kind, sample("support.ended", kind="debt_arrangement"))
-    assert ended["data"] == {"arrangement": "debt_arrangement"}
+    assert ended["data"] == {"in_support": False, "arrangement": "debt_arrangement", "active_arrangements": []}
     for payload in (started, guidance, ended):
         assert not {"support_id", "kind", "started_on", "ended_on"} & set(payload["data"])
+
+    # Whether the household is still in support after one support ended: from the case's facts, not the event.
+    other_support = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+    facts = Facts(has_minors=True, supports={other_support: "debt_arrangement"})
+    facts = apply(facts, sample("support.started", kind="budget_management"))
+    still = minimise(kind, sample("support.ended", kind="budget_management"), facts)
+    assert still["data"] == {"in_support": True, "arrangement": None, "active_arrangements": ["debt_arrangement"]}
+    assert other_support not in json.dumps(still)
 
     assert_only_receivable(kind, set(EXPECTED[kind]))
     for never in ("signal.received", "contact.attempted", "oco.accepted", "child-assessment.recorded"):
@@ -156,7 +169,7 @@ def test_a_housing_corporation_learns_minors_pickup_support_and_arrangements_and
 def test_a_bailiff_learns_whether_children_are_present_and_nothing_more() -> None:
     kind = PartnerKind.bailiff
     opened = sample("case.opened", has_minors=False)
-    assert minimise(kind, opened)["data"] == {"case_id": opened.data["case_id"], "has_minors": False}
+    assert minimise(kind, opened)["data"] == {"case_id": opened.data["case_id"], "children_present": False}
     assert not {"household_id", "opened_by", "priority", "team"} & set(minimise(kind, opened)["data"])
     assert_only_receivable(kind, set(EXPECTED[kind]))
     # No support details, no debts: not even that support started.

@@ -86,6 +86,7 @@ async def test_a_case_pending_at_one_endpoint_does_not_hold_up_the_same_case_at_
 ) -> None:
     corporation, first_hook = await partners.partner(PartnerKind.housing_corporation, event_types=["case.opened"])
     first = new_case_opened(sequence=1)
+    await partners.map_case(corporation, first.subject)
     await fan(sessions, clock, first)
     # The second endpoint subscribes between the case's two events: it only gets the second.
     second_hook = await partners.subscribe(corporation, ["case.opened"], "http://127.0.0.1:9/second")
@@ -97,8 +98,11 @@ async def test_a_case_pending_at_one_endpoint_does_not_hold_up_the_same_case_at_
 async def test_two_delivery_workers_at_once_never_take_the_same_delivery(
     partners: Any, sessions: Any, clock: Any, new_case_opened: Any
 ) -> None:
-    await partners.partner(PartnerKind.bailiff, event_types=["case.opened"])
-    await fan(sessions, clock, *(new_case_opened() for _ in range(10)))
+    bailiff, _ = await partners.partner(PartnerKind.bailiff, event_types=["case.opened"])
+    events = [new_case_opened() for _ in range(10)]
+    for event in events:
+        await partners.map_case(bailiff, event.subject)
+    await fan(sessions, clock, *events)
 
     async with sessions() as first, first.begin():
         taken_by_first = {d.id for d in await due_deliveries(first, now=clock.now(), limit=6)}

@@ -17,12 +17,6 @@ class Settings(ServiceSettings):
     consumer_group: str = "partner-gateway"
     delivery_interval_seconds: float = 0.1
     delivery_timeout_seconds: float = 10.0
-    delivery_routing_window_seconds: float = Field(
-        default=600.0,
-        gt=0,
-        description="How long a delivery to a corporation, bailiff or utility waits for the case to be mapped to "
-        "that partner (reference_map) before it is dropped unsent.",
-    )
     relay_batch_size: int = Field(default=500, ge=1, description="Outbox rows the relay publishes per batch.")
     relay_idle_interval_seconds: float = Field(default=0.2, gt=0, description="The relay's wait when idle.")
 

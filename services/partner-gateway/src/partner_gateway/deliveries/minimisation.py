@@ -9,65 +9,117 @@ a kind is not deliverable to that kind at all (a subscription asking for it is r
 Some fields are derived rather than copied, because the contract allows the answer but not the event's value:
 a corporation or utility learns *whether* a case was picked up, never the outcome code that says why not (R3);
 a corporation learns whether a payment or debt arrangement is part of the support, never the other kinds of
-support (budget management, protective administration: financial guidance is not its business).
+support (budget management, protective administration: financial guidance is not its business). Some come from
+the case's current facts (deliveries/facts.py) rather than from the one event: whether the household is still
+in support after one support ended. Some rows are sent only when their fact changed for that kind, or only to
+the kinds a request was addressed to (`Allowed.when`).
+
+A partner that sees its own cases only (corporation, bailiff, utility) receives a case's events once its first
+message about the case linked it (reference_map), and at that moment one `case.snapshot`: the case's current
+facts that its kind may see (SNAPSHOT), restricted to the event types the subscription asked for (ADR 0011).
 
 MEE Noord (client support) receives one thing: a referral, when the household accepted OCO with a recorded
 consent (oco.accepted, R9). The event carries no personal data; the delivery worker reads the referral's
 details from case-api when it sends (`referral_body`) and keeps none of them, and the fields it may pass on are
 the ones of REFERRAL_FIELDS.
-
-What the contract lists and no case event carries yet (so nobody receives it): a request to postpone (with the
-grounds category for a bailiff), a request to offer a second-chance agreement, a bailiff's contact person.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from eviction_schemas.envelope import CloudEvent
+from partner_gateway.deliveries.facts import (
+    ARRANGEMENTS,
+    EVENT_TYPE_PREFIX,
+    NOT_PICKED_UP,
+    Facts,
+    apply,
+    arrangement_of,
+    picked_up_of,
+)
 from partner_gateway.partners.models import PartnerKind
 
-EVENT_TYPE_PREFIX = "nl.eviction-prevention."
+__all__ = [
+    "ALLOWED_FIELDS",
+    "ARRANGEMENTS",
+    "MINIMISATION",
+    "NOT_PICKED_UP",
+    "REFERRAL_FIELDS",
+    "REFERRAL_TYPE",
+    "SNAPSHOT",
+    "SNAPSHOT_TYPE",
+    "Allowed",
+    "Seen",
+    "allowed",
+    "event_name",
+    "is_referral",
+    "may_receive",
+    "minimise",
+    "referral_body",
+    "sends",
+    "snapshot",
+]
+
 # What MEE Noord receives: a message type of the gateway, not a case event of the catalogue.
 REFERRAL_TYPE = f"{EVENT_TYPE_PREFIX}oco.referral"
+# What a corporation, bailiff or utility receives once, when its first message links it to a case.
+SNAPSHOT_TYPE = f"{EVENT_TYPE_PREFIX}case.snapshot"
 
-FieldSource = Callable[[Mapping[str, Any]], Any]
 
-# case.closed outcome codes that say the signal was not picked up (the national vroegsignalering vocabulary).
-NOT_PICKED_UP = frozenset(
-    {"not_picked_up_repeat_signal", "not_picked_up_unjustified_signal", "not_picked_up_other_reason"}
-)
-# Support kinds a corporation may learn of (contract.md: "payment or debt arrangement active").
-ARRANGEMENTS = frozenset({"payment_arrangement", "debt_arrangement"})
+@dataclass(frozen=True)
+class Seen:
+    """One event as the consumer sees it: its data, and the case's facts before and after it."""
+
+    data: Mapping[str, Any]
+    before: Facts
+    after: Facts
+
+
+FieldSource = Callable[[Seen], Any]
 
 
 def copied(name: str) -> FieldSource:
     """The event's own field, as it is."""
 
-    def source(data: Mapping[str, Any]) -> Any:
-        return data[name]
+    def source(seen: Seen) -> Any:
+        return seen.data[name]
 
     source.__doc__ = f"= {name}"
     return source
 
 
-def picked_up(data: Mapping[str, Any]) -> bool:
+def picked_up(seen: Seen) -> bool:
     """From case.closed's outcome: whether the case was picked up; never which outcome, so never why not (R3)."""
-    return data["outcome"] not in NOT_PICKED_UP
+    return picked_up_of(seen.data["outcome"])
 
 
-def arrangement(data: Mapping[str, Any]) -> str | None:
+def arrangement(seen: Seen) -> str | None:
     """From a support event's kind: payment_arrangement or debt_arrangement; null for any other kind of support."""
-    kind = data["kind"]
-    return kind if kind in ARRANGEMENTS else None
+    return arrangement_of(seen.data["kind"])
 
 
-def constant(value: Any) -> FieldSource:
-    def source(data: Mapping[str, Any]) -> Any:
-        return value
+def in_support(seen: Seen) -> bool:
+    """After the event: whether any support of the household is still open."""
+    return seen.after.in_support
 
-    source.__doc__ = f"always {value!r}"
-    return source
+
+def active_arrangements(seen: Seen) -> list[str]:
+    """After the event: the payment and debt arrangements among the open supports (never the other kinds)."""
+    return seen.after.active_arrangements
+
+
+def minors_changed(seen: Seen) -> bool:
+    return seen.before.has_minors != seen.after.has_minors
+
+
+def addressed_to(kind: PartnerKind) -> Callable[[Seen], bool]:
+    def when(seen: Seen) -> bool:
+        return kind.value in seen.data["recipients"]
+
+    when.__doc__ = f"only when the request is addressed to a {kind.value}"
+    return when
 
 
 @dataclass(frozen=True)
@@ -77,6 +129,8 @@ class Allowed:
     fields: Mapping[str, FieldSource]
     # The delivery is a referral: its body is read from case-api when it is sent (referral_body), not stored.
     referral: bool = False
+    # Sent only when this holds (a fact of the kind changed, the request is addressed to the kind).
+    when: Callable[[Seen], bool] | None = None
 
     @property
     def names(self) -> frozenset[str]:
@@ -90,12 +144,16 @@ MINIMISATION: dict[PartnerKind, dict[str, Allowed]] = {
     PartnerKind.housing_corporation: {
         "case.opened": Allowed({"case_id": copied("case_id"), "has_minors": copied("has_minors")}),
         "case.closed": Allowed({"picked_up": picked_up}),
-        "support.started": Allowed({"in_support": constant(True), "arrangement": arrangement}),
-        "support.ended": Allowed({"arrangement": arrangement}),
+        "support.started": Allowed(
+            {"in_support": in_support, "arrangement": arrangement, "active_arrangements": active_arrangements}
+        ),
+        "support.ended": Allowed(
+            {"in_support": in_support, "arrangement": arrangement, "active_arrangements": active_arrangements}
+        ),
     },
     # Cases it acts in (reference_map): children present yes/no for planning.
     PartnerKind.bailiff: {
-        "case.opened": Allowed({"case_id": copied("case_id"), "has_minors": copied("has_minors")}),
+        "case.opened": Allowed({"case_id": copied("case_id"), "children_present": copied("has_minors")}),
     },
     # MEE Noord: a referral with recorded consent (R9), nothing else; the consent's id is all that is stored.
     PartnerKind.client_support: {
@@ -104,6 +162,36 @@ MINIMISATION: dict[PartnerKind, dict[str, Allowed]] = {
     # Its own signals only (reference_map): picked up yes/no, nothing else.
     PartnerKind.utility: {
         "case.closed": Allowed({"picked_up": picked_up}),
+    },
+}
+
+
+@dataclass(frozen=True)
+class Current:
+    """One field of a kind's snapshot: its value from the case's facts, and the event types that carry it (a
+    subscription gets the field when it asked for one of them)."""
+
+    source: Callable[[Facts], Any]
+    events: frozenset[str]
+
+
+MINORS_EVENTS = frozenset({"case.opened", "household.updated"})
+SUPPORT_EVENTS = frozenset({"support.started", "support.ended"})
+
+# What a partner linked to a case later than the case's events learns of them: the case as it is now.
+SNAPSHOT: dict[PartnerKind, dict[str, Current]] = {
+    PartnerKind.housing_corporation: {
+        "has_minors": Current(lambda facts: facts.has_minors, MINORS_EVENTS),
+        "in_support": Current(lambda facts: facts.in_support, SUPPORT_EVENTS),
+        "active_arrangements": Current(lambda facts: facts.active_arrangements, SUPPORT_EVENTS),
+        "picked_up": Current(lambda facts: facts.picked_up, frozenset({"case.closed"})),
+    },
+    PartnerKind.bailiff: {
+        "children_present": Current(lambda facts: facts.has_minors, MINORS_EVENTS),
+    },
+    PartnerKind.client_support: {},  # referrals only, each on its own consent
+    PartnerKind.utility: {
+        "picked_up": Current(lambda facts: facts.picked_up, frozenset({"case.closed"})),
     },
 }
 
@@ -146,18 +234,51 @@ def is_referral(kind: PartnerKind, event_type: str) -> bool:
     return rule is not None and rule.referral
 
 
-def minimise(kind: PartnerKind, event: CloudEvent) -> dict[str, Any]:
+def seen(event: CloudEvent, before: Facts | None = None) -> Seen:
+    """`event` with the case's facts before it (none known: a case whose first event this is) and after it."""
+    before = before or Facts()
+    return Seen(event.data, before, apply(before, event))
+
+
+def sends(kind: PartnerKind, event: CloudEvent, before: Facts | None = None) -> bool:
+    """Whether a partner of `kind` is sent this event at all: the table names it, and its condition holds."""
+    rule = allowed(kind, event.type)
+    return rule is not None and (rule.when is None or rule.when(seen(event, before)))
+
+
+def minimise(kind: PartnerKind, event: CloudEvent, before: Facts | None = None) -> dict[str, Any]:
     """The webhook body for a partner of `kind`: the envelope's routing facts and only the table's fields (none
-    when the kind may not receive the event). For a referral, its type and the consent's id; the personal
-    details are read when it is sent."""
+    when the kind may not receive the event). `before` is the case's facts before the event. For a referral, its
+    type and the consent's id; the personal details are read when it is sent."""
     rule = allowed(kind, event.type)
     fields = rule.fields if rule else {}
+    view = seen(event, before)
     return {
         "id": str(event.id),
         "type": REFERRAL_TYPE if rule and rule.referral else event.type,
         "time": event.time.isoformat(),
         "subject": event.subject,
-        "data": {name: source(event.data) for name, source in fields.items()},
+        "data": {name: source(view) for name, source in fields.items()},
+    }
+
+
+def snapshot(
+    kind: PartnerKind, facts: Facts, *, event_types: Iterable[str], case_id: str, snapshot_id: str, at: datetime
+) -> dict[str, Any] | None:
+    """The case.snapshot a partner of `kind` gets when its first message links it to the case: the facts of the
+    event types it subscribed to, as they are now. None when the subscription asked for none of them or none of
+    them is known yet."""
+    wanted = set(event_types)
+    fields = {name: current for name, current in SNAPSHOT[kind].items() if current.events & wanted}
+    values = {name: current.source(facts) for name, current in fields.items()}
+    if all(value is None for value in values.values()):
+        return None
+    return {
+        "id": snapshot_id,
+        "type": SNAPSHOT_TYPE,
+        "time": at.isoformat(),
+        "subject": case_id,
+        "data": {"case_id": case_id, **values},
     }
 
 

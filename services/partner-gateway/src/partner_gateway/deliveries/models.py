@@ -1,10 +1,13 @@
-"""A delivery: one event, minimised for one partner, on its way to one subscription's callback URL."""
+"""A delivery: one event, minimised for one partner, on its way to one subscription's callback URL; and the facts
+of a case that the partners who see their own cases only may know now (deliveries/facts.py)."""
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import JSON
 
 from partner_gateway.db import Base
 from service_kit.db import EnumText, UTCDateTime
@@ -58,3 +61,17 @@ class DeliveryAttempt(Base):
     status_code: Mapped[int | None] = mapped_column(Integer, default=None)
     error: Mapped[str | None] = mapped_column(String(500), default=None)
     duration_ms: Mapped[int] = mapped_column(Integer)
+
+
+class CaseFactsRow(Base):
+    """The latest minimised facts of one case (deliveries/facts.py: Facts), kept by the consumer from the case's
+    events, so that a partner whose first message links it to the case later gets the case as it is now
+    (ADR 0011). Nothing personal: booleans, opaque ids, dates and category codes."""
+
+    __tablename__ = "case_facts"
+
+    case_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # The case-api sequence of the last event applied; 0: no event of the case seen yet.
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -21,7 +21,16 @@ from eviction_schemas.envelope import CloudEvent, make_event
 from eviction_schemas.registry import validate_data
 from partner_gateway.config import Settings, get_settings
 from partner_gateway.db import OutboxRecord
-from partner_gateway.deliveries.minimisation import REFERRAL_TYPE, event_name, may_receive, minimise, referral_body
+from partner_gateway.deliveries import facts
+from partner_gateway.deliveries.minimisation import (
+    REFERRAL_TYPE,
+    event_name,
+    may_receive,
+    minimise,
+    referral_body,
+    sends,
+    snapshot,
+)
 from partner_gateway.deliveries.models import Delivery, DeliveryAttempt, DeliveryStatus
 from partner_gateway.inbound.case_api import CaseApi, CaseApiUnavailable
 from partner_gateway.inbound.models import ReferenceMap
@@ -56,10 +65,9 @@ RETRY_SCHEDULE = (
 )
 # Answers worth asking again besides 5xx: Too Many Requests (with Retry-After honoured). 410 disables the endpoint.
 RETRIED_STATUSES = frozenset({429})
-# Kinds that receive their own cases only (contract.md): a case reaches them once reference_map ties it to them.
+# Kinds that receive their own cases only (contract.md): a case reaches them once reference_map ties it to them
+# (link_case), never before.
 SCOPED_KINDS = frozenset({PartnerKind.housing_corporation, PartnerKind.bailiff, PartnerKind.utility})
-# How often a delivery whose case is not (yet) mapped to its partner looks again, within the routing window.
-ROUTING_RECHECK = timedelta(seconds=2)
 # case-api's answers to a referral read that mean: nothing personal may go (consent withdrawn, case or consent
 # unknown, personal data erased). The referral is given up and never sent.
 REFERRAL_REFUSED = {409: "consent_withdrawn", 404: "referral_not_found", 410: "referral_not_found"}
@@ -67,30 +75,103 @@ REFERRAL_REFUSED = {409: "consent_withdrawn", 404: "referral_not_found", 410: "r
 
 async def fan_out(session: AsyncSession, *, event: CloudEvent, clock: Clock) -> list[Delivery]:
     """One pending delivery per active subscription that wants this event and whose kind may see it (only the
-    fields of the minimisation table are stored)."""
+    fields of the minimisation table are stored). A corporation, bailiff or utility gets it only when the case
+    is linked to it (reference_map) by now; the case's facts are kept (deliveries/facts.py) for a partner linked
+    later, which then gets a snapshot of them (`link_case`). The case's facts row is locked for the transaction."""
+    now = clock.now()
+    row = await facts.lock(session, case_id=event.subject, now=now)
+    before = facts.Facts.from_json(row.facts)
+    facts.record(row, event=event, facts=facts.apply(before, event), now=now)
+    linked = await _linked_partners(session, event.subject)
     deliveries = []
     for subscription, partner in await PartnerRepository(session).active_subscriptions():
         if event_name(event.type) not in subscription.event_types or not may_receive(partner.kind, event.type):
             continue
-        body = minimise(partner.kind, event)
-        delivery = Delivery(
-            id=f"msg_{uuid.uuid4().hex}",
-            subscription_id=subscription.id,
-            partner_id=partner.id,
-            case_id=event.subject,
-            event_id=str(event.id),
-            event_type=body["type"],  # a referral's own type for MEE Noord, else the event's
-            sequence=event.sequence_number,
-            payload=json.dumps(body, separators=(",", ":")).encode(),
-            status=DeliveryStatus.pending,
-            attempts=0,
-            next_attempt_at=clock.now(),
-            created_at=clock.now(),
-            traceparent=current_traceparent() or event.traceparent,
+        if partner.kind in SCOPED_KINDS and partner.id not in linked:
+            continue  # not this partner's case (yet): should it be linked later, it gets the snapshot then
+        if not sends(partner.kind, event, before):
+            continue
+        body = minimise(partner.kind, event, before)
+        deliveries.append(
+            _new_delivery(
+                session,
+                subscription=subscription,
+                body=body,
+                sequence=event.sequence_number,
+                now=now,
+                traceparent=current_traceparent() or event.traceparent,
+            )
         )
-        session.add(delivery)
-        deliveries.append(delivery)
     return deliveries
+
+
+async def link_case(session: AsyncSession, *, partner_id: str, case_id: str, now: datetime) -> list[Delivery]:
+    """A partner's first message about a case linked it (reference_map): a corporation, bailiff or utility gets
+    one case.snapshot per active subscription with the facts of the case its kind may see now, in order before
+    every later event of the case. Nothing when no event of the case was seen yet (they will all come), or when
+    the subscription's event types carry nothing known yet. The case's facts row is locked for the transaction."""
+    partner = await session.get(Partner, partner_id)
+    if partner is None or partner.kind not in SCOPED_KINDS:
+        return []
+    row = await facts.lock(session, case_id=case_id, now=now)
+    if row.sequence == 0:
+        return []
+    current = facts.Facts.from_json(row.facts)
+    deliveries = []
+    for subscription in await PartnerRepository(session).subscriptions_of(partner.id):
+        if not subscription.active:
+            continue
+        body = snapshot(
+            partner.kind,
+            current,
+            event_types=subscription.event_types,
+            case_id=case_id,
+            snapshot_id=str(uuid.uuid4()),
+            at=now,
+        )
+        if body is None:
+            continue
+        # The sequence of the last event the facts hold: after every earlier event, before every later one.
+        delivery = _new_delivery(
+            session, subscription=subscription, body=body, sequence=row.sequence, now=now, traceparent=None
+        )
+        deliveries.append(delivery)
+    if deliveries:
+        log.info("case linked to partner %s: %d snapshot deliveries", partner.id, len(deliveries))
+    return deliveries
+
+
+def _new_delivery(
+    session: AsyncSession,
+    *,
+    subscription: Subscription,
+    body: dict[str, Any],
+    sequence: int,
+    now: datetime,
+    traceparent: str | None,
+) -> Delivery:
+    delivery = Delivery(
+        id=f"msg_{uuid.uuid4().hex}",
+        subscription_id=subscription.id,
+        partner_id=subscription.partner_id,
+        case_id=body["subject"],
+        event_id=body["id"],
+        event_type=body["type"],  # a referral's or a snapshot's own type, else the event's
+        sequence=sequence,
+        payload=json.dumps(body, separators=(",", ":")).encode(),
+        status=DeliveryStatus.pending,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+        traceparent=traceparent or current_traceparent(),
+    )
+    session.add(delivery)
+    return delivery
+
+
+async def _linked_partners(session: AsyncSession, case_id: str) -> set[str]:
+    query = select(ReferenceMap.partner_id).where(ReferenceMap.case_id == case_id).distinct()
+    return set((await session.scalars(query)).all())
 
 
 async def due_deliveries(session: AsyncSession, *, now: datetime, limit: int) -> Sequence[Delivery]:
@@ -138,9 +219,12 @@ async def deliver(
         delivered = await _attempt(
             session, delivery=delivery, http=http, clock=clock, settings=settings, case_api=case_api
         )
-        if delivery.attempts == attempts_before and delivery.status is DeliveryStatus.pending:
-            # Not sent: its case is not (yet) mapped to this partner. Not an attempt, so not counted.
-            log.debug("delivery %s waits for its case to map to partner %s", delivery.id, delivery.partner_id)
+        if delivery.attempts == attempts_before:
+            # No request was made (the case is no longer this partner's, or a referral's consent is gone): not
+            # an attempt, so not counted.
+            log.info(
+                "delivery %s to partner %s not sent: %s", delivery.id, delivery.partner_id, delivery.gave_up_reason
+            )
             return False
         outcome = "delivered" if delivered else "gave_up" if delivery.status is DeliveryStatus.gave_up else "retry"
         DELIVERY_ATTEMPTS.labels(outcome).inc()
@@ -162,23 +246,16 @@ def sign(partner: Partner, *, webhook_id: str, at: datetime, body: str) -> str:
     return " ".join(Webhook(secret).sign(webhook_id, at, body) for secret in partner.outbound_secrets(at))
 
 
-async def _routed(session: AsyncSession, *, delivery: Delivery, partner: Partner, now: datetime, window: float) -> bool:
-    """Whether the case is this partner's (reference_map) for the kinds that see their own cases only. An unmapped
-    case waits `window` (the inbound worker may still be writing the mapping), then the delivery is dropped."""
+async def _still_linked(session: AsyncSession, *, delivery: Delivery, partner: Partner) -> bool:
+    """Whether the case is still this partner's (reference_map) for the kinds that see their own cases only. A
+    delivery is made only for a linked case; should the partner's reference have been moved to another case
+    since, what is still pending of the old one is not sent."""
     if partner.kind not in SCOPED_KINDS:
         return True
-    mapped = await session.scalar(
-        select(ReferenceMap.case_id)
-        .where(ReferenceMap.partner_id == partner.id, ReferenceMap.case_id == delivery.case_id)
-        .limit(1)
+    query = select(ReferenceMap.case_id).where(
+        ReferenceMap.partner_id == partner.id, ReferenceMap.case_id == delivery.case_id
     )
-    if mapped is not None:
-        return True
-    if now - delivery.created_at >= timedelta(seconds=window):
-        await session.delete(delivery)  # not this partner's case: nothing of it is kept for the partner
-    else:
-        delivery.next_attempt_at = now + ROUTING_RECHECK
-    return False
+    return (await session.scalar(query.limit(1))) is not None
 
 
 async def _attempt(
@@ -195,9 +272,10 @@ async def _attempt(
     assert subscription is not None
     assert partner is not None
     now = clock.now()
-    if not await _routed(
-        session, delivery=delivery, partner=partner, now=now, window=settings.delivery_routing_window_seconds
-    ):
+    if not await _still_linked(session, delivery=delivery, partner=partner):
+        # Not a failure of the partner's endpoint (no partner.delivery-failed): nothing of it goes to this partner.
+        delivery.status = DeliveryStatus.gave_up
+        delivery.gave_up_reason = "not_linked"
         return False
     if not subscription.active:
         await _give_up(session, delivery, reason="endpoint_disabled", now=now, settings=settings)

@@ -7,6 +7,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from partner_gateway.deliveries.service import link_case
 from partner_gateway.inbound.models import InboundMessage, InboundStatus, ReferenceMap
 from service_kit.db import supports_skip_locked
 
@@ -71,6 +72,9 @@ class InboundRepository:
         return mapping.case_id if mapping is not None else None
 
     async def map_reference(self, *, partner_id: str, reference: str, case_id: str, now: datetime) -> None:
+        """Tie a partner's reference to a case. When it is the partner's first reference to that case, the
+        partner is linked to the case and gets a snapshot of what its kind may see of it now (ADR 0011)."""
+        first_link = not await self.linked(partner_id, case_id)
         mapping = await self._session.get(ReferenceMap, (partner_id, reference))
         if mapping is None:
             self.add(
@@ -81,3 +85,12 @@ class InboundRepository:
         elif mapping.case_id != case_id:
             mapping.case_id = case_id
             mapping.updated_at = now
+        if first_link:
+            await link_case(self._session, partner_id=partner_id, case_id=case_id, now=now)
+
+    async def linked(self, partner_id: str, case_id: str) -> bool:
+        """Whether any reference of the partner is tied to the case."""
+        query = select(ReferenceMap.reference).where(
+            ReferenceMap.partner_id == partner_id, ReferenceMap.case_id == case_id
+        )
+        return (await self._session.scalars(query.limit(1))).first() is not None
