@@ -50,6 +50,9 @@ CASE_EVENTS: Final = (
     "task.completed",
     "case.closed",
     "legal.eviction-requested",
+    "postponement.requested",
+    "second-chance.requested",
+    "contact-person.assigned",
 )
 NOTIFICATION_EVENTS: Final = (
     "notification.requested",

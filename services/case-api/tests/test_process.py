@@ -43,6 +43,11 @@ EXPECTED: dict[Action, dict[Stage, Stage | None]] = {
     Action.decide_temporary_housing: {S.eviction_scheduled: None, S.evicted: S.aftercare, S.aftercare: None},
     Action.store_belongings: {S.evicted: S.aftercare, S.aftercare: None},
     Action.settle_belongings: {S.aftercare: None},
+    Action.request_postponement: {S.eviction_scheduled: None},
+    Action.request_second_chance: dict.fromkeys(
+        (S.signalled, S.outreach, S.in_support, S.eviction_threatened, S.eviction_scheduled)
+    ),
+    Action.assign_contact_person: {stage: None for stage in Stage if stage is not S.closed},
     Action.close: {stage: S.closed for stage in Stage if stage is not S.closed},
 }
 

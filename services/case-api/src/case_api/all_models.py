@@ -10,6 +10,7 @@ import case_api.housing.models
 import case_api.idempotency.models
 import case_api.legal.models
 import case_api.oco.models
+import case_api.partner_requests.models
 import case_api.signals.models
 import case_api.statistics.models
 import case_api.support.models

@@ -36,7 +36,8 @@ CASE_ROLES = (Role.outreach_worker, Role.debt_counsellor, Role.team_lead, Role.a
 CaseWorker = Annotated[Principal, Depends(require_roles(*CASE_ROLES))]
 
 # The operations the partner gateway's service account calls: forwarding partners' messages (the gateway's
-# inbound/forwarding.py), reading a referral to MEE Noord when it sends one, and the signal partners' feedback.
+# inbound/forwarding.py), reading a referral to MEE Noord when it sends one, reading the case's contact person when
+# it sends a bailiff's webhook, and the signal partners' feedback.
 # Exactly these endpoints take PartnerCaseContext (tests/test_partner_gateway_operations.py keeps the list, the
 # endpoints and the gateway's calls the same); the role is meant to reach nothing else.
 PARTNER_GATEWAY_OPERATIONS: frozenset[tuple[str, str]] = frozenset(
@@ -49,6 +50,7 @@ PARTNER_GATEWAY_OPERATIONS: frozenset[tuple[str, str]] = frozenset(
         ("POST", "/v1/cases/{case_id}/eviction/execute"),
         ("POST", "/v1/cases/{case_id}/support"),
         ("GET", "/v1/cases/{case_id}/oco-referral"),
+        ("GET", "/v1/cases/{case_id}/contact-person"),
         ("GET", "/v1/partner-feedback/signals"),
     }
 )

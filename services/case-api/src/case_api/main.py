@@ -15,6 +15,7 @@ from case_api.legal.router import router as legal_router
 from case_api.notification_contact.router import router as notification_contact_router
 from case_api.oco.router import router as oco_router
 from case_api.partner_feedback.router import router as partner_feedback_router
+from case_api.partner_requests.router import router as partner_requests_router
 from case_api.statistics.router import router as statistics_router
 from case_api.support.router import router as support_router
 from case_api.tasks.router import router as tasks_router
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             housing_router,
             belongings_router,
             legal_router,
+            partner_requests_router,
             tasks_router,
             case_list_router,
             timeline_router,

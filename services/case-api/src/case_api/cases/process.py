@@ -34,6 +34,9 @@ class Action(StrEnum):
     decide_temporary_housing = "decide_temporary_housing"
     store_belongings = "store_belongings"
     settle_belongings = "settle_belongings"
+    request_postponement = "request_postponement"
+    request_second_chance = "request_second_chance"
+    assign_contact_person = "assign_contact_person"
     close = "close"
 
 
@@ -141,6 +144,21 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(Action.store_belongings, frozenset({S.evicted}), S.aftercare, description="R14"),
     Transition(Action.store_belongings, frozenset({S.aftercare}), None, description="R14"),
     Transition(Action.settle_belongings, frozenset({S.aftercare}), None, description="returned or disposed (R14)"),
+    Transition(
+        Action.request_postponement,
+        frozenset({S.eviction_scheduled}),
+        None,
+        description="ask the corporation and/or the bailiff to postpone the date, with a grounds category (R10)",
+    ),
+    Transition(
+        Action.request_second_chance,
+        BEFORE_LEGAL | LEGAL,
+        None,
+        description="ask the corporation to offer a second-chance agreement",
+    ),
+    Transition(
+        Action.assign_contact_person, OPEN, None, description="the municipality's contact person for the partners"
+    ),
     Transition(Action.close, OPEN, S.closed, description="closed with an outcome code"),
 )
 

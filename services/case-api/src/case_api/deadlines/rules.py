@@ -81,6 +81,8 @@ class CaseFacts:
     support_started: bool = False
     eviction_date: date | None = None
     child_assessment_completed: bool = False
+    # R10 at T-2: the corporation was asked to postpone this eviction date (partner_requests).
+    postponement_requested: bool = False
     belongings: tuple[BelongingsFacts, ...] = ()
 
 
@@ -214,7 +216,8 @@ def _eviction(
         )
         last = moments[-1]
         if today >= last:
-            # Once asked, the request stays (the corporation may have been told), even when the assessment follows.
+            # Once asked, the request stays (the corporation may have been told), even when the assessment follows;
+            # recording the request to postpone (addressed to the corporation, for this date) completes it.
             tasks.append(
                 DesiredTask(
                     TaskKind.request_postponement,
@@ -223,6 +226,7 @@ def _eviction(
                     last,
                     AssigneeRole.team_lead,
                     _when_overdue(last),
+                    satisfied=facts.postponement_requested,
                     create=not facts.child_assessment_completed,
                 )
             )

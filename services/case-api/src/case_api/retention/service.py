@@ -9,7 +9,7 @@ the birth dates go. Each erasure is written in the processing log as operation=e
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 
 from case_api.audit.models import Operation
 from case_api.belongings.models import StoredBelongings
@@ -22,6 +22,7 @@ from case_api.housing.models import TemporaryHousingDecision
 from case_api.idempotency.service import forget_expired
 from case_api.legal.models import EvictionDateChange
 from case_api.oco.models import OcoConsent
+from case_api.partner_requests.models import ContactPerson, PostponementRequest, SecondChanceRequest
 from case_api.signals.models import Signal
 from case_api.statistics.service import snapshot_facts
 from case_api.support.models import SupportTrajectory
@@ -114,6 +115,9 @@ async def erase_cases(ctx: Context, case_ids: Sequence[str]) -> None:
         update(SupportTrajectory).where(SupportTrajectory.case_id.in_(case_ids)).values(end_reason=None)
     )
     await session.execute(update(Task).where(Task.case_id.in_(case_ids)).values(reason=None))
+    for request in (PostponementRequest, SecondChanceRequest):
+        await session.execute(update(request).where(request.case_id.in_(case_ids)).values(note=None))
+    await session.execute(delete(ContactPerson).where(ContactPerson.case_id.in_(case_ids)))
     await session.execute(update(Case).where(Case.id.in_(case_ids)).values(erased_at=now, updated_at=now))
     for case_id in case_ids:
         ctx.log_processing(activity=RETENTION, case_id=case_id, operation=Operation.erase)

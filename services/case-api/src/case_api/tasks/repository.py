@@ -12,6 +12,7 @@ from case_api.children.models import ChildRightsAssessment
 from case_api.deadlines.calendar import WorkingDayCalendar
 from case_api.deadlines.rules import BelongingsFacts, CaseFacts
 from case_api.legal.models import EvictionChange, EvictionDateChange, LegalStep
+from case_api.partner_requests.repository import PartnerRequestRepository
 from case_api.signals.models import Signal
 from case_api.support.models import SupportTrajectory
 from case_api.tasks.models import Task, TaskStatus
@@ -85,6 +86,9 @@ class TaskRepository:
                 )
             )
         )
+        postponement_requested = case.eviction_date is not None and await PartnerRequestRepository(
+            session
+        ).corporation_asked_to_postpone(case.id, case.eviction_date)
         belongings = (
             await session.scalars(
                 select(StoredBelongings).where(StoredBelongings.case_id == case.id).order_by(StoredBelongings.id)
@@ -99,6 +103,7 @@ class TaskRepository:
             support_started=support_started,
             eviction_date=case.eviction_date,
             child_assessment_completed=assessed,
+            postponement_requested=postponement_requested,
             belongings=tuple(
                 BelongingsFacts(
                     belongings_id=stored.id,
