@@ -53,6 +53,7 @@ CASE_EVENTS: Final = (
     "postponement.requested",
     "second-chance.requested",
     "contact-person.assigned",
+    "signal.resolved",
 )
 NOTIFICATION_EVENTS: Final = (
     "notification.requested",

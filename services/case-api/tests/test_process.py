@@ -15,6 +15,7 @@ S = Stage
 # The expected table, written out by hand so that a change to the code must be made twice on purpose.
 EXPECTED: dict[Action, dict[Stage, Stage | None]] = {
     Action.attach_signal: {stage: None for stage in Stage if stage is not S.closed},
+    Action.resolve_signal: {stage: None for stage in Stage if stage is not S.closed},
     Action.record_contact: {S.signalled: S.outreach}
     | {stage: None for stage in Stage if stage not in (S.signalled, S.closed)},
     Action.start_support: {S.signalled: S.in_support, S.outreach: S.in_support}

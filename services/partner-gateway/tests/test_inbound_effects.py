@@ -156,3 +156,53 @@ async def test_an_eviction_requested_starts_the_legal_track_with_r5s_first_conta
         task["rule"] for task in tasks if task["kind"] == "first_contact" and task["status"] == "open"
     }
     assert open_first_contacts == {"R4", "R5"}
+
+
+async def test_arrears_cleared_resolve_the_tenancys_signal_and_close_a_case_nobody_worked_on_yet(
+    partner_systems: Any, case_api_app: Any, partner_messages: Any, today: date
+) -> None:
+    tenancy = Tenancy(today)
+    case_id = await open_case(partner_systems, partner_messages, tenancy)
+
+    cleared = message("arrears.cleared", tenancy.reference, today, cleared_on=today.isoformat())
+    outcome = await partner_systems.deliver("woonfriesland", cleared)
+
+    assert outcome["status"] == "processed", outcome
+    assert outcome["outcome"] == {"case_id": case_id, "case_api_status": 200, "effect": "signal_resolved"}
+    async with case_api_app.caseworker() as caseworker:
+        case = (await caseworker.get(f"/v1/cases/{case_id}")).json()
+    [signal] = case["signals"]
+    assert (signal["partner_reference"], signal["resolved_on"], signal["resolution"]) == (
+        tenancy.reference,
+        today.isoformat(),
+        "arrears_cleared",
+    )
+    assert (case["stage"], case["outcome_code"]) == ("closed", "paid_or_arranged_by_themselves")
+
+    # Reported again: nothing stands any more, and the partner reads why.
+    again = await partner_systems.deliver("woonfriesland", cleared)
+    assert again["status"] == "rejected", again
+    assert again["outcome"]["problem"]["field"] == "reference"  # the partner's own field
+    assert "already" in again["outcome"]["problem"]["detail"]
+
+
+async def test_arrears_cleared_in_a_case_under_way_leave_the_caseworker_a_task(
+    partner_systems: Any, case_api_app: Any, partner_messages: Any, today: date
+) -> None:
+    tenancy = Tenancy(today)
+    case_id = await open_case(partner_systems, partner_messages, tenancy)
+    async with case_api_app.caseworker() as caseworker:
+        contact = {"channel": "phone", "reached": True}
+        assert (await caseworker.post(f"/v1/cases/{case_id}/contact-attempts", json=contact)).status_code == 201
+
+    cleared = message("arrears.cleared", tenancy.reference, today, cleared_on=today.isoformat())
+    outcome = await partner_systems.deliver("woonfriesland", cleared)
+
+    assert outcome["status"] == "processed", outcome
+    async with case_api_app.caseworker() as caseworker:
+        case = (await caseworker.get(f"/v1/cases/{case_id}")).json()
+        tasks = (await caseworker.get(f"/v1/cases/{case_id}/tasks")).json()
+    assert case["stage"] == "outreach"
+    assert [(task["kind"], task["assignee_role"], task["status"]) for task in tasks] == [
+        ("arrears_cleared", "outreach_worker", "open")
+    ]

@@ -49,6 +49,7 @@ PARTNER_GATEWAY_OPERATIONS: frozenset[tuple[str, str]] = frozenset(
         ("POST", "/v1/cases/{case_id}/eviction/cancel"),
         ("POST", "/v1/cases/{case_id}/eviction/execute"),
         ("POST", "/v1/cases/{case_id}/support"),
+        ("POST", "/v1/cases/{case_id}/signals/arrears-cleared"),
         ("GET", "/v1/cases/{case_id}/oco-referral"),
         ("GET", "/v1/cases/{case_id}/contact-person"),
         ("GET", "/v1/partner-feedback/signals"),

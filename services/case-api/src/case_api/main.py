@@ -16,6 +16,7 @@ from case_api.notification_contact.router import router as notification_contact_
 from case_api.oco.router import router as oco_router
 from case_api.partner_feedback.router import router as partner_feedback_router
 from case_api.partner_requests.router import router as partner_requests_router
+from case_api.signals.router import router as signals_router
 from case_api.statistics.router import router as statistics_router
 from case_api.support.router import router as support_router
 from case_api.tasks.router import router as tasks_router
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         description=DESCRIPTION,
         routers=[
             cases_router,
+            signals_router,
             support_router,
             oco_router,
             children_router,

@@ -17,6 +17,7 @@ from service_kit.errors import Conflict
 
 class Action(StrEnum):
     attach_signal = "attach_signal"
+    resolve_signal = "resolve_signal"
     record_contact = "record_contact"
     start_support = "start_support"
     end_support = "end_support"
@@ -97,6 +98,7 @@ AFTER_EVICTION = frozenset({S.evicted, S.aftercare})
 
 TRANSITIONS: tuple[Transition, ...] = (
     Transition(Action.attach_signal, OPEN, None, description="another arrears signal for the household (R2)"),
+    Transition(Action.resolve_signal, OPEN, None, description="its partner reports the arrears cleared"),
     Transition(Action.record_contact, frozenset({S.signalled}), S.outreach, description="the first contact attempt"),
     Transition(Action.record_contact, OPEN - {S.signalled}, None, description="a further contact attempt"),
     Transition(Action.start_support, frozenset({S.signalled, S.outreach}), S.in_support, description="help accepted"),

@@ -18,6 +18,12 @@ class PartnerKind(StrEnum):
     utility = "utility"
 
 
+class SignalResolution(StrEnum):
+    """Why a signal no longer stands: its partner reported the arrears cleared."""
+
+    arrears_cleared = "arrears_cleared"
+
+
 class Signal(Base):
     __tablename__ = "signal"
 
@@ -38,3 +44,6 @@ class Signal(Base):
     # R3: the signal's partner may learn whether it was picked up, never why not.
     picked_up: Mapped[bool | None] = mapped_column(Boolean, default=None)
     not_picked_up_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    # The partner reported the arrears cleared (arrears.cleared): the day, and why the signal no longer stands.
+    resolved_on: Mapped[date | None] = mapped_column(Date, default=None)
+    resolution: Mapped[SignalResolution | None] = mapped_column(EnumText(SignalResolution, 20), default=None)

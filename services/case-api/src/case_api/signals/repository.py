@@ -26,6 +26,24 @@ class SignalRepository:
         )
         return int(await self._session.scalar(query) or 0)
 
+    async def of_partner_reference(self, case_id: str, *, partner_id: str, partner_reference: str) -> Sequence[Signal]:
+        """The case's signals of one partner's reference (a tenancy or contract), oldest first."""
+        query = (
+            select(Signal)
+            .where(
+                Signal.case_id == case_id,
+                Signal.partner_id == partner_id,
+                Signal.partner_reference == partner_reference,
+            )
+            .order_by(Signal.received_at, Signal.id)
+        )
+        return (await self._session.scalars(query)).all()
+
+    async def count_standing(self, case_id: str) -> int:
+        """The case's signals that are not resolved."""
+        query = select(func.count()).where(Signal.case_id == case_id, Signal.resolved_on.is_(None))
+        return int(await self._session.scalar(query) or 0)
+
     async def of_case(self, case_id: str) -> Sequence[Signal]:
         return (
             await self._session.scalars(select(Signal).where(Signal.case_id == case_id).order_by(Signal.received_at))

@@ -6,7 +6,8 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from case_api.households.schemas import HouseholdIn
-from case_api.signals.models import PartnerKind
+from case_api.signals.models import PartnerKind, SignalResolution
+from case_api.tasks.schemas import TaskRead
 
 
 class SignalIn(BaseModel):
@@ -53,6 +54,8 @@ class SignalRead(BaseModel):
     crisis: bool
     received_at: datetime
     picked_up: bool | None
+    resolved_on: date | None = Field(description="The day its partner reported the arrears cleared.")
+    resolution: SignalResolution | None
 
 
 class SignalReceipt(BaseModel):
@@ -61,3 +64,29 @@ class SignalReceipt(BaseModel):
     case_opened: bool = Field(description="true when the signal opened a new case, false when it attached (R2)")
     consecutive: bool
     multiple: bool
+
+
+class ArrearsCleared(BaseModel):
+    """A partner reports that the arrears of its reference (a tenancy or contract) were cleared."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    partner_id: str = Field(min_length=1, max_length=64)
+    partner_reference: str = Field(min_length=1, max_length=100)
+    cleared_on: date = Field(description="The day the arrears were paid.")
+
+
+class ArrearsClearedReceipt(BaseModel):
+    """What clearing the arrears did: the signals resolved and the case's outcome (ADR 0011)."""
+
+    case_id: str
+    resolved_signal_ids: list[str]
+    signals_standing: int = Field(description="The case's signals that still stand (of other partners or references).")
+    case_closed: bool = Field(
+        description="true: nothing else ran (stage signalled, no signal standing): closed as "
+        "paid_or_arranged_by_themselves"
+    )
+    task: TaskRead | None = Field(
+        description="Otherwise, when no signal stands: the task to close the case with paid_or_arranged_by_themselves "
+        "or to carry on"
+    )

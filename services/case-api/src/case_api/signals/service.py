@@ -1,22 +1,30 @@
 """Receiving arrears signals: attach to the household's open case or open one; flag consecutive and
-multiple signals (R1, R2)."""
+multiple signals (R1, R2). Resolving them when their partner reports the arrears cleared, and what that means
+for the case (ADR 0011)."""
 
 import uuid
 
 from dateutil.relativedelta import relativedelta
 
 from case_api.audit.models import Operation
-from case_api.cases.models import OpenedBy
-from case_api.cases.process import Action
+from case_api.cases.models import OpenedBy, OutcomeCode, Stage
+from case_api.cases.process import LEGAL, Action
 from case_api.cases.repository import CaseRepository
-from case_api.cases.service import CASE_FILE, compute_priority, load_case, open_case, transition
+from case_api.cases.service import CASE_FILE, close_case, compute_priority, load_case, open_case, transition
 from case_api.context import Context
 from case_api.events import emit
 from case_api.households.models import normalise_address_key
 from case_api.households.schemas import HouseholdIn
-from case_api.signals.models import Signal
+from case_api.signals.models import Signal, SignalResolution
 from case_api.signals.repository import SignalRepository
-from case_api.signals.schemas import SignalIn, SignalReceipt
+from case_api.signals.schemas import ArrearsCleared, ArrearsClearedReceipt, SignalIn, SignalReceipt
+from case_api.tasks.models import AssigneeRole, TaskKind
+from case_api.tasks.schemas import TaskRead
+from case_api.tasks.service import ensure_task, recompute_tasks
+from service_kit.errors import Conflict, NotFound, Unprocessable
+
+# The arrears were paid but the case has more going on: the caseworker closes it or carries on within this.
+ARREARS_CLEARED_TASK_WORKING_DAYS = 5
 
 
 async def receive_signal(
@@ -109,3 +117,80 @@ async def _attach(
     return SignalReceipt(
         case_id=case.id, signal_id=record.id, case_opened=opened, consecutive=case.consecutive, multiple=case.multiple
     )
+
+
+async def clear_arrears(ctx: Context, *, case_id: str, request: ArrearsCleared) -> ArrearsClearedReceipt:
+    """The partner's signals of `partner_reference` are resolved (signal.resolved each). When no signal of the
+    case stands any more: a case nobody has worked on yet (stage signalled) is closed as
+    paid_or_arranged_by_themselves; any other gets a task to close it so or to carry on (ADR 0011)."""
+    case = await load_case(ctx, case_id, for_update=True)
+    if request.cleared_on > ctx.today():
+        raise Unprocessable(
+            f"cleared_on cannot lie in the future (today is {ctx.today().isoformat()})", field="cleared_on"
+        )
+    repository = SignalRepository(ctx.session)
+    signals = await repository.of_partner_reference(
+        case.id, partner_id=request.partner_id, partner_reference=request.partner_reference
+    )
+    if not signals:
+        raise NotFound(
+            f"this case has no signal of partner {request.partner_id} with reference {request.partner_reference}",
+            field="partner_reference",
+        )
+    standing = [signal for signal in signals if signal.resolved_on is None]
+    if not standing:
+        raise Conflict(
+            f"the arrears of reference {request.partner_reference} were reported cleared on "
+            f"{max(s.resolved_on for s in signals if s.resolved_on).isoformat()} already",
+            field="partner_reference",
+        )
+    if request.cleared_on < min(signal.arrears_since for signal in standing):
+        raise Unprocessable("cleared_on lies before the arrears arose", field="cleared_on")
+    transition(ctx, case, Action.resolve_signal)
+    for signal in standing:
+        signal.resolved_on = request.cleared_on
+        signal.resolution = SignalResolution.arrears_cleared
+        emit(
+            ctx,
+            case=case,
+            event="signal.resolved",
+            data={
+                "signal_id": signal.id,
+                "partner_kind": signal.partner_kind.value,
+                "resolved_on": request.cleared_on.isoformat(),
+                "resolution": SignalResolution.arrears_cleared.value,
+            },
+        )
+    ctx.log_processing(activity=CASE_FILE, case_id=case.id, operation=Operation.write)
+    await ctx.session.flush()
+    still_standing = await repository.count_standing(case.id)
+    receipt = ArrearsClearedReceipt(
+        case_id=case.id,
+        resolved_signal_ids=[signal.id for signal in standing],
+        signals_standing=still_standing,
+        case_closed=False,
+        task=None,
+    )
+    if still_standing:
+        return receipt  # another creditor's or tenancy's arrears still stand: the case goes on as it is
+    if case.stage is Stage.signalled:
+        await close_case(ctx, case_id=case.id, outcome=OutcomeCode.paid_or_arranged_by_themselves)
+        await recompute_tasks(ctx, case=case)  # a closed case has no open tasks
+        receipt.case_closed = True
+        return receipt
+    legal = case.stage in LEGAL
+    task = await ensure_task(
+        ctx,
+        case=case,
+        kind=TaskKind.arrears_cleared,
+        purpose=f"arrears_cleared:{standing[0].id}",
+        rule="arrears",
+        due_date=ctx.calendar.add_working_days(ctx.today(), ARREARS_CLEARED_TASK_WORKING_DAYS),
+        # In the legal track the debt counsellor weighs averting the eviction (reason arrears_paid).
+        assignee_role=AssigneeRole.debt_counsellor if legal else AssigneeRole.outreach_worker,
+        reason=f"the arrears were reported paid on {request.cleared_on.isoformat()}: close the case with "
+        "paid_or_arranged_by_themselves, or carry on"
+        + (" (averting the eviction with reason arrears_paid, if it no longer stands)" if legal else ""),
+    )
+    receipt.task = TaskRead.model_validate(task)
+    return receipt

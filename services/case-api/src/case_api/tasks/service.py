@@ -56,12 +56,15 @@ async def ensure_task(
     rule: str,
     due_date: date,
     assignee_role: AssigneeRole,
+    reason: str | None = None,
 ) -> Task:
     """The case's task for `purpose`, created (with task.created) when it does not exist yet. The case is locked."""
     for existing in await TaskRepository(ctx.session).of_case(case.id):
         if existing.purpose == purpose:
             return existing
-    return await _create(ctx, case=case, kind=kind, purpose=purpose, rule=rule, due_date=due_date, role=assignee_role)
+    return await _create(
+        ctx, case=case, kind=kind, purpose=purpose, rule=rule, due_date=due_date, role=assignee_role, reason=reason
+    )
 
 
 async def _create(

@@ -39,6 +39,7 @@ ROUTES: Mapping[str, str] = {
     "cancel_eviction": "/v1/cases/{case_id}/eviction/cancel",
     "execute_eviction": "/v1/cases/{case_id}/eviction/execute",
     "support": "/v1/cases/{case_id}/support",
+    "arrears_cleared": "/v1/cases/{case_id}/signals/arrears-cleared",
 }
 
 
@@ -235,6 +236,17 @@ async def plan_arrears_reported(inbound: Inbound) -> Plan:
     return Forward("signal", _signal_body(inbound), case_id=None, effect="signal_received", fields=SIGNAL_FIELDS)
 
 
+def _arrears_cleared(inbound: Inbound, case_id: str) -> Forward:
+    """arrears.cleared: the partner's signals of this tenancy are resolved; the case may close (ADR 0011)."""
+    body = {
+        "partner_id": inbound.partner.id,
+        "partner_reference": inbound.message.reference,
+        "cleared_on": inbound.data["cleared_on"],
+    }
+    fields = {"cleared_on": "data.cleared_on", "partner_reference": "reference"}
+    return Forward("arrears_cleared", body, case_id, effect="signal_resolved", fields=fields)
+
+
 def _payment_arrangement(inbound: Inbound, case_id: str) -> Forward:
     """payment-arrangement.agreed: support of kind payment_arrangement started on the day agreed."""
     body = {"kind": "payment_arrangement", "started_on": inbound.data["agreed_on"]}
@@ -314,7 +326,7 @@ async def not_forwarded_yet(inbound: Inbound) -> Plan:
 PLANNERS: Mapping[str, Planner] = {
     # housing corporation (and utility: arrears.reported only)
     "arrears.reported": plan_arrears_reported,
-    "arrears.cleared": not_forwarded_yet,
+    "arrears.cleared": corporation_message(_arrears_cleared),
     "payment-arrangement.agreed": corporation_message(_payment_arrangement),
     "second-chance-agreement.offered": not_forwarded_yet,
     "eviction.requested": corporation_message(_eviction_requested),
