@@ -1,6 +1,6 @@
 """A partner reports the arrears cleared (arrears.cleared, through the gateway): its signals of that reference are
 resolved with signal.resolved (no amount); a case nobody worked on yet closes as paid_or_arranged_by_themselves,
-any other gets a task to close it or carry on, and a case with another standing signal goes on (ADR 0011)."""
+any other gets a task to close it or carry on, and a case with another standing signal goes on (ADR 0012)."""
 
 import json
 import random

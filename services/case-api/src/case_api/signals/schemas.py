@@ -77,7 +77,7 @@ class ArrearsCleared(BaseModel):
 
 
 class ArrearsClearedReceipt(BaseModel):
-    """What clearing the arrears did: the signals resolved and the case's outcome (ADR 0011)."""
+    """What clearing the arrears did: the signals resolved and the case's outcome (ADR 0012)."""
 
     case_id: str
     resolved_signal_ids: list[str]

@@ -1,6 +1,6 @@
 """Receiving arrears signals: attach to the household's open case or open one; flag consecutive and
 multiple signals (R1, R2). Resolving them when their partner reports the arrears cleared, and what that means
-for the case (ADR 0011)."""
+for the case (ADR 0012)."""
 
 import uuid
 
@@ -122,7 +122,7 @@ async def _attach(
 async def clear_arrears(ctx: Context, *, case_id: str, request: ArrearsCleared) -> ArrearsClearedReceipt:
     """The partner's signals of `partner_reference` are resolved (signal.resolved each). When no signal of the
     case stands any more: a case nobody has worked on yet (stage signalled) is closed as
-    paid_or_arranged_by_themselves; any other gets a task to close it so or to carry on (ADR 0011)."""
+    paid_or_arranged_by_themselves; any other gets a task to close it so or to carry on (ADR 0012)."""
     case = await load_case(ctx, case_id, for_update=True)
     if request.cleared_on > ctx.today():
         raise Unprocessable(

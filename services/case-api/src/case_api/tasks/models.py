@@ -20,7 +20,7 @@ class TaskKind(StrEnum):
     eviction_countdown = "eviction_countdown"  # R7: T-14, T-7, T-2
     belongings_deadline = "belongings_deadline"  # R14: the 13-week end
     belongings_reminder = "belongings_reminder"  # R14: 3 weeks before the end
-    arrears_cleared = "arrears_cleared"  # the arrears were paid: close with an outcome, or carry on (ADR 0011)
+    arrears_cleared = "arrears_cleared"  # the arrears were paid: close with an outcome, or carry on (ADR 0012)
     home_visit = "home_visit"  # the human channel of the notifier
     call = "call"
 

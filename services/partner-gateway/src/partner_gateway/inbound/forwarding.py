@@ -409,6 +409,9 @@ def _problem_of(answer: CaseApiAnswer, fields: Mapping[str, str]) -> dict[str, A
     if not isinstance(answer.body, dict):
         return {}
     problem = {key: answer.body[key] for key in ("title", "detail", "field", "allowed_actions") if key in answer.body}
+    errors = answer.body.get("errors")
+    if "field" not in problem and isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        problem["field"] = errors[0].get("field")  # a validation error: the first field it names
     if problem.get("field") in fields:
         problem["case_api_field"] = problem["field"]
         problem["field"] = fields[problem["field"]]
