@@ -23,12 +23,6 @@ from service_kit.migrations import upgrade_to_head
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
 
-@pytest.fixture(scope="session")
-def dev_key(tmp_path_factory: pytest.TempPathFactory) -> DevKey:
-    """A development signing key of this test session; the app under test trusts its JWKS."""
-    return DevKey.ensure(tmp_path_factory.mktemp("dev-oidc"))
-
-
 def case_api_settings(database_url: str, dev_key: DevKey | None = None, **overrides: object) -> Settings:
     """Settings from arguments only: no .env file and no CASE_API_* variable of the machine leak in."""
     values: dict[str, object] = {

@@ -76,12 +76,6 @@ def case_event(case_id: str | None = None, *, sequence: int = 1, event_name: str
     return event
 
 
-@pytest.fixture(scope="session")
-def dev_key(tmp_path_factory: pytest.TempPathFactory) -> DevKey:
-    """A development signing key of this test session; the app under test trusts its JWKS."""
-    return DevKey.ensure(tmp_path_factory.mktemp("dev-oidc"))
-
-
 @pytest.fixture
 def admin(dev_key: DevKey) -> dict[str, str]:
     """The Authorization header of a made-up administrator (the registry and delivery log need role admin)."""

@@ -1,14 +1,14 @@
-"""The notifier's declarative base, its processed-event ledger, its outbox, and the request's session dependency."""
+"""The notifier's declarative base, its processed-event ledger and its outbox; the request's session dependency is
+service-kit's (service_kit.unit_of_work), re-exported."""
 
-from collections.abc import AsyncIterator
-
-from fastapi import Request
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
 from service_kit.consumer import ProcessedEventMixin
-from service_kit.db import new_metadata, session_scope
+from service_kit.db import new_metadata
 from service_kit.outbox import OutboxMixin
+from service_kit.unit_of_work import SessionDep, get_session
+
+__all__ = ["Base", "OutboxRecord", "ProcessedEvent", "SessionDep", "get_session"]
 
 
 class Base(DeclarativeBase):
@@ -21,8 +21,3 @@ class ProcessedEvent(ProcessedEventMixin, Base):
 
 class OutboxRecord(OutboxMixin, Base):
     """notification.* events, written in the transaction that changes the notification."""
-
-
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async for session in session_scope(request.app.state.session_factory):
-        yield session

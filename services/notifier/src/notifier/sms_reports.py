@@ -25,7 +25,7 @@ from notifier.channels.sms_cm import (
     parse_delivery_report,
 )
 from notifier.config import Settings
-from notifier.db import get_session
+from notifier.db import SessionDep
 from notifier.notifications.lifecycle import apply_delivery_report
 from service_kit.clock import Clock
 from service_kit.errors import Unprocessable
@@ -135,7 +135,7 @@ async def _apply(session: AsyncSession, report: DeliveryReport, *, clock: Clock)
 async def receive_delivery_reports(
     request: Request,
     reports: Annotated[list[DeliveryReport], Depends(read_reports)],
-    session: Annotated[AsyncSession, Depends(get_session)],
+    session: SessionDep,
 ) -> DeliveryReportsReceived:
     """CM's status report of SMS: a delivered or failed message updates its notification."""
     clock: Clock = request.app.state.clock

@@ -4,14 +4,16 @@ With EP_TEST_POSTGRES_URL set (an admin URL such as postgresql://user:pw@host:54
 that server; otherwise the session starts a throw-away cluster in a temporary dir and stops it by pid.
 """
 
+import contextlib
 import os
 import re
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 
 from devinfra.postgres import ExistingPostgres, PostgresCluster, PostgresServer
@@ -55,3 +57,42 @@ def postgres_url_factory(postgres_cluster: PostgresServer) -> Iterator[Callable[
     yield make_url
     for name in created:
         postgres_cluster.drop_database(name)
+
+
+def _asyncpg_dsn(database_url: str) -> str:
+    """postgresql+asyncpg://... (SQLAlchemy's URL) as asyncpg's own DSN."""
+    scheme, rest = database_url.split("://", 1)
+    if scheme.split("+", 1)[0] not in ("postgresql", "postgres"):
+        raise ValueError(f"not a PostgreSQL URL: {scheme}://...")
+    return f"postgresql://{rest}"
+
+
+@contextlib.asynccontextmanager
+async def commits_refused(database_url: str, table: str) -> AsyncIterator[None]:
+    """While inside, every transaction that wrote a row of `table` fails at COMMIT, as a real commit can (a
+    deferred constraint, a serialization failure, the connection lost at that moment): a deferred constraint
+    trigger on the real PostgreSQL. For proving that an answer is never 2xx when its commit failed."""
+    trigger = f"devinfra_refuse_commit_{uuid.uuid4().hex[:8]}"
+    quoted = '"' + table.replace('"', '""') + '"'
+    conn = await asyncpg.connect(dsn=_asyncpg_dsn(database_url), timeout=10)
+    try:
+        await conn.execute(
+            "CREATE OR REPLACE FUNCTION devinfra_refuse_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "RAISE EXCEPTION 'commit refused by the test (devinfra.commits_refused)' USING ERRCODE = '40001'; END $$"
+        )
+        await conn.execute(
+            f"CREATE CONSTRAINT TRIGGER {trigger} AFTER INSERT OR UPDATE OR DELETE ON {quoted} "
+            "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION devinfra_refuse_commit()"
+        )
+        try:
+            yield
+        finally:
+            await conn.execute(f"DROP TRIGGER IF EXISTS {trigger} ON {quoted}")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def refuse_commits() -> Callable[[str, str], contextlib.AbstractAsyncContextManager[None]]:
+    """`async with refuse_commits(database_url, "outbox"):` commits writing that table fail (commits_refused)."""
+    return commits_refused

@@ -6,9 +6,8 @@ the team of a case is the one its case.opened event named."""
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifier.db import get_session
+from notifier.db import SessionDep
 from notifier.notifications import service
 from notifier.notifications.lifecycle import Policy
 from notifier.notifications.models import CaseState
@@ -28,7 +27,6 @@ router = APIRouter(prefix="/v1", tags=["notifications"])
 
 READERS = require_roles(Role.outreach_worker, Role.debt_counsellor, Role.team_lead, Role.admin)
 RESENDERS = require_roles(Role.outreach_worker, Role.team_lead, Role.admin)
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
 def check_team(principal: Principal, state: CaseState | None, case_id: str) -> None:

@@ -3,9 +3,8 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from partner_gateway.db import get_session
+from partner_gateway.db import SessionDep as Session
 from partner_gateway.deliveries import service
 from partner_gateway.deliveries.models import DeliveryStatus
 from partner_gateway.deliveries.schemas import DeliveryAttemptList, DeliveryAttemptRead, DeliveryList, DeliveryRead
@@ -17,8 +16,6 @@ router = APIRouter(
     tags=["delivery log"],
     dependencies=[Depends(require_roles(Role.admin))],
 )
-
-Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 @router.get("", response_model=DeliveryList)

@@ -3,9 +3,8 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from partner_gateway.db import get_session
+from partner_gateway.db import SessionDep as Session
 from partner_gateway.inbound import service
 from partner_gateway.inbound.models import InboundStatus
 from partner_gateway.inbound.rate_limit import RateLimiter
@@ -14,8 +13,6 @@ from partner_gateway.inbound.service import BodyTooLarge
 
 router = APIRouter(prefix="/v1/partners/{partner_id}/messages", tags=["partner messages"])
 
-# scope="function": the message is committed before the 202 is sent ("stored durably, then answered").
-Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 SIGNED = {
     "description": "Standard Webhooks headers webhook-id, webhook-timestamp and webhook-signature "

@@ -1,12 +1,10 @@
 """The partner registry's admin endpoints (role admin)."""
 
 from datetime import timedelta
-from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from partner_gateway.db import get_session
+from partner_gateway.db import SessionDep as Session
 from partner_gateway.partners import service
 from partner_gateway.partners.schemas import (
     PartnerCreate,
@@ -20,9 +18,6 @@ from partner_gateway.partners.schemas import (
 from service_kit.auth import Role, require_roles
 
 router = APIRouter(prefix="/v1/partners", tags=["partner registry"], dependencies=[Depends(require_roles(Role.admin))])
-
-# scope="function": the transaction commits before the answer is sent, so a failed commit is never a 201.
-Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=PartnerRead)

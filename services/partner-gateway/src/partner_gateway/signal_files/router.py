@@ -3,9 +3,8 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from partner_gateway.db import get_session
+from partner_gateway.db import SessionDep as Session
 from partner_gateway.inbound.service import BodyTooLarge
 from partner_gateway.signal_files import service
 from partner_gateway.signal_files.parsing import COLUMNS
@@ -13,8 +12,6 @@ from partner_gateway.signal_files.schemas import SignalFileRead
 
 router = APIRouter(prefix="/v1/partners/{partner_id}/signal-files", tags=["signal files"])
 
-# scope="function": the file's messages and report are committed before the answer.
-Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 SIGNED = {
     "description": "Standard Webhooks headers webhook-id, webhook-timestamp and webhook-signature "
