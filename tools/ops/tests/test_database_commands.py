@@ -22,12 +22,15 @@ from case_api.households.models import Household
 from case_api.main import create_app
 from case_api.migrate import SCRIPT_LOCATION as CASE_API_MIGRATIONS
 from devinfra.devkey import DevKey
+from devinfra.receiver import WebhookReceiver
 from ep_ops.cli import main
 from ep_ops.deliveries import resend
 from ep_ops.outbox import backlog
 from ep_ops.retention import run_retention
 from partner_gateway.config import Settings as GatewaySettings
-from partner_gateway.deliveries.models import Delivery, DeliveryStatus
+from partner_gateway.deliveries.models import Delivery, DeliveryAttempt, DeliveryStatus
+from partner_gateway.deliveries.service import deliver, due_deliveries
+from partner_gateway.inbound.repository import InboundRepository
 from partner_gateway.migrate import SCRIPT_LOCATION as GATEWAY_MIGRATIONS
 from partner_gateway.partners import service as registry
 from partner_gateway.partners.models import PartnerKind
@@ -130,7 +133,7 @@ def test_the_cli_reads_case_api_settings_from_the_environment(
     assert printed["rows"][0]["unpublished"] == 0
 
 
-async def register(sessions: Sessions, partner_id: str) -> str:
+async def register(sessions: Sessions, partner_id: str, callback_url: str = "http://127.0.0.1:9/hooks") -> str:
     clock = FixedClock(datetime.now(UTC))
     async with sessions() as session, session.begin():
         await registry.register_partner(
@@ -146,9 +149,7 @@ async def register(sessions: Sessions, partner_id: str) -> str:
         subscription = await registry.subscribe(
             session,
             partner_id=partner_id,
-            request=SubscriptionCreate.model_validate(
-                {"event_types": ["case.opened"], "callback_url": "http://127.0.0.1:9/hooks"}
-            ),
+            request=SubscriptionCreate.model_validate({"event_types": ["case.opened"], "callback_url": callback_url}),
             clock=clock,
         )
         return subscription.id
@@ -157,6 +158,8 @@ async def register(sessions: Sessions, partner_id: str) -> str:
 async def add_delivery(
     sessions: Sessions, *, partner_id: str, subscription_id: str, status: DeliveryStatus, created_at: datetime
 ) -> str:
+    """A delivery as the worker leaves it: its attempts in the delivery log, numbered 1..attempts."""
+    attempts = 10 if status is DeliveryStatus.gave_up else 1
     delivery = Delivery(
         id=str(uuid.uuid4()),
         subscription_id=subscription_id,
@@ -167,13 +170,20 @@ async def add_delivery(
         sequence=1,
         payload=b"{}",
         status=status,
-        attempts=10 if status is DeliveryStatus.gave_up else 1,
+        attempts=attempts,
         next_attempt_at=created_at,
         last_status_code=503,
         created_at=created_at,
+        gave_up_reason="retries_exhausted" if status is DeliveryStatus.gave_up else None,
     )
     async with sessions() as session, session.begin():
         session.add(delivery)
+        await session.flush()
+        for number in range(1, attempts + 1):
+            code = 200 if status is DeliveryStatus.delivered else 503
+            session.add(
+                DeliveryAttempt(delivery_id=delivery.id, attempt=number, at=created_at, status_code=code, duration_ms=5)
+            )
     return delivery.id
 
 
@@ -226,13 +236,53 @@ async def test_deliveries_resend_requeues_given_up_deliveries_of_that_partner_on
         by_id = {d.id: d for d in (await session.scalars(select(Delivery))).all()}
     assert by_id[gave_up].status is DeliveryStatus.pending
     assert by_id[gave_up].next_attempt_at == now
-    assert by_id[gave_up].attempts == 0
+    assert (by_id[gave_up].attempts, by_id[gave_up].schedule_start, by_id[gave_up].gave_up_reason) == (10, 10, None)
     assert by_id[older].status is DeliveryStatus.gave_up  # before --since
     assert by_id[delivered].status is DeliveryStatus.delivered
     assert by_id[elsewhere].status is DeliveryStatus.gave_up
 
     again = await resend(settings, partner_id="corporation-a", since=since)
     assert again.rows == []
+
+
+async def test_a_resent_delivery_is_sent_by_the_delivery_worker_with_its_next_attempt_number(
+    gateway_url: str, gateway_sessions: Sessions
+) -> None:
+    """Issue 15: resend used to reset attempts to 0, so the worker's next attempt (number 1) collided with the
+    delivery log and rolled back the worker's whole round, every round."""
+    settings = GatewaySettings(_env_file=None, database_url=gateway_url)  # type: ignore[call-arg]
+    with WebhookReceiver() as partner:
+        subscription = await register(gateway_sessions, "corporation-a", callback_url=partner.url + "/hooks")
+        gave_up = await add_delivery(
+            gateway_sessions,
+            partner_id="corporation-a",
+            subscription_id=subscription,
+            status=DeliveryStatus.gave_up,
+            created_at=datetime.now(UTC) - timedelta(days=5),
+        )
+        async with gateway_sessions() as session, session.begin():
+            # The corporation's own case (its arrears message opened it): a corporation sees its own cases only.
+            case_id = (await session.get_one(Delivery, gave_up)).case_id
+            await InboundRepository(session).map_reference(
+                partner_id="corporation-a", reference="HUUR-2026-0001", case_id=case_id, now=datetime.now(UTC)
+            )
+        assert (await resend(settings, partner_id="corporation-a")).totals["requeued"] == 1
+
+        clock = FixedClock(datetime.now(UTC))
+        # One round of the delivery worker (workers/delivery.py): the due deliveries in one transaction.
+        async with httpx.AsyncClient(timeout=10) as http, gateway_sessions() as session, session.begin():
+            due = await due_deliveries(session, now=clock.now(), limit=100)
+            assert [d.id for d in due] == [gave_up]
+            assert await deliver(session, delivery=due[0], http=http, clock=clock, settings=settings)
+
+        assert [r.headers["webhook-id"] for r in partner.received] == [gave_up]
+    async with gateway_sessions() as session:
+        delivery = await session.get(Delivery, gave_up)
+        numbers = select(DeliveryAttempt.attempt).where(DeliveryAttempt.delivery_id == gave_up)
+        log = (await session.scalars(numbers)).all()
+    assert delivery is not None
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.delivered, 11)
+    assert sorted(log) == list(range(1, 12))
 
 
 async def test_retention_run_erases_a_case_closed_long_ago(

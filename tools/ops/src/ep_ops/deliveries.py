@@ -1,5 +1,6 @@
 """`ep-ops deliveries resend`: a partner's given-up deliveries go back to pending, due now, with a fresh retry
-schedule; the delivery worker sends them in order per case again (docs/operations.md, "A partner's endpoint")."""
+schedule (their attempt numbers go on rising); the delivery worker sends them in order per case again
+(docs/operations.md, "A partner's endpoint")."""
 
 from datetime import UTC, datetime
 
@@ -47,11 +48,18 @@ async def resend(
                 for delivery in found
             ]
             if found and not dry_run:
-                # attempts back to 0: the worker gives up when attempts exceed the retry schedule.
+                # As the registry's replay does: attempt numbers keep rising (the delivery log is keyed by delivery
+                # and attempt number, so a number used again would collide); the retry schedule starts again from
+                # the attempts made so far (schedule_start), and the reason it was given up is gone.
                 await session.execute(
                     update(Delivery)
                     .where(Delivery.id.in_([delivery.id for delivery in found]))
-                    .values(status=DeliveryStatus.pending, next_attempt_at=now, attempts=0)
+                    .values(
+                        status=DeliveryStatus.pending,
+                        next_attempt_at=now,
+                        schedule_start=Delivery.attempts,
+                        gave_up_reason=None,
+                    )
                     .execution_options(synchronize_session=False)
                 )
     finally:
