@@ -54,6 +54,7 @@ CASE_EVENTS: Final = (
     "second-chance.requested",
     "contact-person.assigned",
     "signal.resolved",
+    "household.updated",
 )
 NOTIFICATION_EVENTS: Final = (
     "notification.requested",

@@ -207,8 +207,15 @@ async def test_a_snapshot_holds_only_the_kind_s_facts_of_the_event_types_subscri
             "in_support": True,
             "active_arrangements": ["payment_arrangement"],
             "picked_up": False,
+            "postponement_request": None,
+            "second_chance_request": None,
         },
-        PartnerKind.bailiff: {"case_id": case_id, "children_present": True},
+        PartnerKind.bailiff: {
+            "case_id": case_id,
+            "children_present": True,
+            "postponement_request": None,
+            "contact_person": None,
+        },
         PartnerKind.utility: {"case_id": case_id, "picked_up": False},
     }[kind]
     assert by_partner[partner.id]["data"] == expected

@@ -4,6 +4,7 @@ and which it never gets; and that no payload for any kind ever holds a BSN, a na
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,9 +15,14 @@ from partner_gateway.deliveries.facts import Facts, apply
 from partner_gateway.deliveries.minimisation import (
     ALLOWED_FIELDS,
     REFERRAL_TYPE,
+    SNAPSHOT_TYPE,
     may_receive,
     minimise,
+    needs_contact_person,
     referral_body,
+    sends,
+    snapshot,
+    with_contact_person,
 )
 from partner_gateway.partners.models import PartnerKind
 
@@ -24,16 +30,24 @@ PREFIX = "nl.eviction-prevention."
 
 # Written out from the contract's table, not derived from the code under test.
 EXPECTED: dict[PartnerKind, dict[str, set[str]]] = {
-    # "case picked up yes/no, household in support yes/no, payment or debt arrangement active, household with
-    # minors yes/no (to weigh R10)"
+    # "case picked up yes/no, household in support yes/no, payment or debt arrangement active, request to postpone
+    # or to offer a second-chance agreement, household with minors yes/no (to weigh R10)"
     PartnerKind.housing_corporation: {
         "case.opened": {"case_id", "has_minors"},
+        "household.updated": {"has_minors"},
         "case.closed": {"picked_up"},
         "support.started": {"in_support", "arrangement", "active_arrangements"},
         "support.ended": {"in_support", "arrangement", "active_arrangements"},
+        "postponement.requested": {"request_id", "eviction_date", "requested_on"},
+        "second-chance.requested": {"request_id", "requested_on"},
     },
-    # "children present yes/no for planning"
-    PartnerKind.bailiff: {"case.opened": {"case_id", "children_present"}},
+    # "request to postpone with grounds category, contact person, children present yes/no for planning"
+    PartnerKind.bailiff: {
+        "case.opened": {"case_id", "children_present"},
+        "household.updated": {"children_present"},
+        "postponement.requested": {"request_id", "eviction_date", "requested_on", "grounds_category"},
+        "contact-person.assigned": {"contact_person"},
+    },
     # "referrals with recorded consent": the consent's id; the details are read from case-api when sent.
     PartnerKind.client_support: {"oco.accepted": {"consent_id"}},
     # "picked up yes/no for their own signals, nothing else"
@@ -175,6 +189,145 @@ def test_a_bailiff_learns_whether_children_are_present_and_nothing_more() -> Non
     # No support details, no debts: not even that support started.
     for never in ("support.started", "support.ended", "signal.received", "case.closed", "oco.accepted"):
         assert not may_receive(kind, PREFIX + never)
+
+
+def test_a_corporation_is_asked_to_postpone_without_the_grounds_and_told_of_minors_only_when_that_changes() -> None:
+    kind = PartnerKind.housing_corporation
+    both = sample("postponement.requested", recipients=["housing_corporation", "bailiff"])
+    payload = minimise(kind, both)
+    assert sends(kind, both)
+    assert payload["data"] == {
+        "request_id": both.data["request_id"],
+        "eviction_date": both.data["eviction_date"],
+        "requested_on": both.data["requested_on"],
+    }
+    assert "grounds_category" not in payload["data"]
+    assert both.data["grounds_category"] not in json.dumps(payload), "the bailiff's grounds never reach the landlord"
+    assert not sends(kind, sample("postponement.requested", recipients=["bailiff"])), "not addressed to it"
+
+    second_chance = sample("second-chance.requested")
+    assert minimise(kind, second_chance)["data"] == {
+        "request_id": second_chance.data["request_id"],
+        "requested_on": second_chance.data["requested_on"],
+    }
+
+    # household.updated: minors yes/no when that changed, nothing else of the household.
+    updated = sample("household.updated", has_minors=True)
+    assert sends(kind, updated, Facts(has_minors=False))
+    assert minimise(kind, updated, Facts(has_minors=False))["data"] == {"has_minors": True}
+    assert not sends(kind, updated, Facts(has_minors=True)), "a change of language or contact tells it nothing"
+    for never in ("household_id", "priority", "language", "reachable_channels", "changed"):
+        assert never not in minimise(kind, updated)["data"]
+    assert not may_receive(kind, PREFIX + "contact-person.assigned")
+
+
+def test_a_bailiff_gets_the_grounds_category_the_contact_person_and_children_present_and_no_second_chance() -> None:
+    kind = PartnerKind.bailiff
+    both = sample("postponement.requested", recipients=["bailiff", "housing_corporation"], grounds_category="other")
+    assert sends(kind, both)
+    assert minimise(kind, both)["data"] == {
+        "request_id": both.data["request_id"],
+        "eviction_date": both.data["eviction_date"],
+        "requested_on": both.data["requested_on"],
+        "grounds_category": "other",
+    }
+    assert "recipients" not in minimise(kind, both)["data"]
+    assert not sends(kind, sample("postponement.requested", recipients=["housing_corporation"]))
+
+    updated = sample("household.updated", has_minors=False)
+    assert minimise(kind, updated, Facts(has_minors=True))["data"] == {"children_present": False}
+    assert not sends(kind, updated, Facts(has_minors=False))
+
+    # The contact person: only its kind is stored; who it is comes from case-api when the webhook is sent.
+    assigned = minimise(kind, sample("contact-person.assigned", contact_kind="team"))
+    assert assigned["data"] == {"contact_person": {"kind": "team"}}
+    assert needs_contact_person(assigned)
+    answer = {
+        "case_id": assigned["subject"],
+        "kind": "team",
+        "name": "Gebiedsteam Noord",
+        "work_email": "noord@gemeente.example",
+        "work_phone": None,
+        "assigned_by": "caseworker-1",
+        "assigned_at": "2026-03-02T09:30:00Z",
+    }
+    sent = with_contact_person(assigned, answer)
+    assert sent["data"] == {
+        "contact_person": {
+            "kind": "team",
+            "name": "Gebiedsteam Noord",
+            "work_email": "noord@gemeente.example",
+            "work_phone": None,
+        }
+    }
+    assert with_contact_person(assigned, None)["data"] == {"contact_person": None}
+    for never in ("second-chance.requested", "support.started", "support.ended", "case.closed"):
+        assert not may_receive(kind, PREFIX + never)
+
+
+def test_a_snapshot_holds_the_current_facts_each_kind_may_see_of_its_subscribed_types() -> None:
+    request = sample("postponement.requested", recipients=["housing_corporation", "bailiff"])
+    facts = Facts()
+    for event in (
+        sample("case.opened", has_minors=False),
+        sample("household.updated", has_minors=True),
+        sample("support.started", kind="budget_management"),
+        request,
+        sample("second-chance.requested"),
+        sample("contact-person.assigned", contact_kind="caseworker"),
+    ):
+        facts = apply(facts, event)
+    at = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+
+    def data(kind: PartnerKind, *event_types: str) -> dict[str, Any] | None:
+        body = snapshot(kind, facts, event_types=event_types, case_id="c", snapshot_id="s", at=at)
+        if body is not None:
+            assert (body["type"], body["subject"], body["id"]) == (SNAPSHOT_TYPE, "c", "s")
+        return None if body is None else body["data"]
+
+    corporation = PartnerKind.housing_corporation
+    assert data(corporation, *EXPECTED[corporation]) == {
+        "case_id": "c",
+        "has_minors": True,
+        "in_support": True,
+        "active_arrangements": [],
+        "picked_up": None,
+        "postponement_request": {
+            "request_id": request.data["request_id"],
+            "eviction_date": request.data["eviction_date"],
+            "requested_on": request.data["requested_on"],
+        },
+        "second_chance_request": {
+            "request_id": sample("second-chance.requested").data["request_id"],
+            "requested_on": sample("second-chance.requested").data["requested_on"],
+        },
+    }
+    assert data(corporation, "case.opened") == {"case_id": "c", "has_minors": True}
+    bailiff = PartnerKind.bailiff
+    assert data(bailiff, *EXPECTED[bailiff]) == {
+        "case_id": "c",
+        "children_present": True,
+        "postponement_request": {
+            "request_id": request.data["request_id"],
+            "eviction_date": request.data["eviction_date"],
+            "requested_on": request.data["requested_on"],
+            "grounds_category": request.data["grounds_category"],
+        },
+        "contact_person": {"kind": "caseworker"},
+    }
+    assert data(PartnerKind.utility, "case.closed") is None, "picked up is not known while the case is open"
+    assert data(PartnerKind.client_support, "oco.accepted") is None
+
+    # The request is answered once the date moves: it is no longer in what a partner linked later learns.
+    answered = apply(facts, sample("eviction.postponed"))
+    assert answered.postponement_request is None
+    body = snapshot(bailiff, answered, event_types=["postponement.requested"], case_id="c", snapshot_id="s", at=at)
+    assert body is None
+    closed = apply(facts, sample("case.closed", outcome="not_picked_up_unjustified_signal"))
+    body = snapshot(PartnerKind.utility, closed, event_types=["case.closed"], case_id="c", snapshot_id="s", at=at)
+    assert body is not None
+    assert body["data"] == {"case_id": "c", "picked_up": False}
+    assert "not_picked_up_unjustified_signal" not in json.dumps(closed.to_json())
 
 
 def test_mee_noord_receives_a_referral_on_an_accepted_offer_and_no_case_event() -> None:

@@ -1,26 +1,35 @@
 """Outbound rules beyond the happy path: which answers are retried, Retry-After, 410, the per-attempt log,
-partner.delivery-failed through the gateway's outbox, two signatures during a secret rotation, and replay."""
+partner.delivery-failed through the gateway's outbox, two signatures during a secret rotation, and replay; and
+the contract's fields per kind through real HTTP: requests to postpone (the grounds category for the bailiff
+only), second-chance requests, minors yes/no, and the bailiff's contact person read from a real case-api."""
 
 import json
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from case_api_fixtures import made_up_household, made_up_signal
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 
+from devinfra.ports import free_port
 from devinfra.receiver import WebhookReceiver
-from eviction_schemas.registry import validate_event
+from eviction_schemas.envelope import CloudEvent, make_event
+from eviction_schemas.registry import load_sample, validate_cloud_event, validate_event
 from partner_gateway.config import Settings
 from partner_gateway.db import OutboxRecord
 from partner_gateway.deliveries.models import Delivery, DeliveryAttempt, DeliveryStatus
-from partner_gateway.deliveries.service import deliver, fan_out, parse_retry_after, replay
+from partner_gateway.deliveries.service import deliver, due_deliveries, fan_out, parse_retry_after, replay
+from partner_gateway.inbound.case_api import CaseApi, TokenFile
 from partner_gateway.partners import service as registry
 from partner_gateway.partners.models import PartnerKind, Subscription
 from partner_gateway.partners.schemas import SecretRotation
+from service_kit.settings import DEVELOPMENT_OIN
 
 pytestmark = pytest.mark.postgres
 
@@ -242,3 +251,189 @@ async def test_a_replay_sends_the_same_message_again_with_the_same_webhook_id(
     [received] = receiver.received
     assert received.headers["webhook-id"] == delivery_id
     Webhook(partner.outbound_secret).verify(received.body, received.headers)
+
+
+# --- the contract's newer fields, per kind, through real HTTP ----------------------------------------------
+
+
+async def deliver_all(sessions: Any, clock: Any, http: httpx.AsyncClient, case_api: CaseApi | None = None) -> None:
+    """What the delivery worker does: rounds of due deliveries until none is due (a case's next delivery waits for
+    its earlier one)."""
+    for _ in range(20):
+        async with sessions() as session, session.begin():
+            due = await due_deliveries(session, now=clock.now(), limit=100)
+            for delivery in due:
+                await deliver(session, delivery=delivery, http=http, clock=clock, settings=SETTINGS, case_api=case_api)
+        if not due:
+            return
+    raise AssertionError("deliveries still due after 20 rounds")
+
+
+def event_of(name: str, case_id: str, sequence: int, **data: Any) -> CloudEvent:
+    values = load_sample(name)["data"] | data
+    if "case_id" in values:
+        values["case_id"] = case_id
+    event = make_event(
+        event=name,
+        source_service="case-api",
+        oin=DEVELOPMENT_OIN,
+        subject=case_id,
+        sequence=sequence,
+        time=datetime(2026, 3, 2, 9, 30, tzinfo=UTC),
+        data=values,
+    )
+    validate_cloud_event(event)
+    return event
+
+
+async def test_each_kind_gets_its_own_fields_of_requests_and_minors_and_nothing_it_may_not_see(
+    partners: Any, sessions: Any, clock: Any, http: Any
+) -> None:
+    with WebhookReceiver() as at_corporation, WebhookReceiver() as at_bailiff, WebhookReceiver() as at_others:
+        corporation, _ = await partners.partner(
+            PartnerKind.housing_corporation,
+            event_types=["household.updated", "postponement.requested", "second-chance.requested"],
+            callback_url=at_corporation.url,
+        )
+        bailiff, _ = await partners.partner(
+            PartnerKind.bailiff,
+            event_types=["household.updated", "postponement.requested"],
+            callback_url=at_bailiff.url,
+        )
+        utility, _ = await partners.partner(
+            PartnerKind.utility, event_types=["case.closed"], callback_url=at_others.url
+        )
+        mee, _ = await partners.partner(PartnerKind.client_support)
+        everything = [
+            "household.updated",
+            "postponement.requested",
+            "second-chance.requested",
+            "contact-person.assigned",
+        ]
+        await partners.raw_subscription(utility, everything)
+        await partners.raw_subscription(mee, everything)
+        case_id = str(uuid.uuid4())
+        for partner in (corporation, bailiff, utility, mee):
+            await partners.map_case(partner, case_id)  # each one's message about the case linked it
+        request = event_of(
+            "postponement.requested",
+            case_id,
+            4,
+            recipients=["housing_corporation", "bailiff"],
+            grounds_category="vulnerable_household",
+        )
+        for event in (
+            event_of("case.opened", case_id, 1, has_minors=False),
+            event_of("household.updated", case_id, 2, has_minors=True, changed=["members"]),
+            event_of("household.updated", case_id, 3, has_minors=True, changed=["contact"]),  # no minors change
+            request,
+            event_of("second-chance.requested", case_id, 5),
+            event_of("postponement.requested", case_id, 6, recipients=["bailiff"], grounds_category="other"),
+        ):
+            async with sessions() as session, session.begin():
+                await fan_out(session, event=event, clock=clock)
+
+        await deliver_all(sessions, clock, http)
+
+        def received(receiver: WebhookReceiver, secret: str) -> list[tuple[str, dict[str, Any]]]:
+            bodies = [Webhook(secret).verify(r.body, r.headers) for r in receiver.received]
+            return [(body["type"].removeprefix("nl.eviction-prevention."), body["data"]) for body in bodies]
+
+        assert received(at_corporation, corporation.outbound_secret) == [
+            ("household.updated", {"has_minors": True}),
+            (
+                "postponement.requested",
+                {
+                    "request_id": request.data["request_id"],
+                    "eviction_date": request.data["eviction_date"],
+                    "requested_on": request.data["requested_on"],
+                },
+            ),
+            ("second-chance.requested", load_sample("second-chance.requested")["data"]),
+        ]
+        assert b"vulnerable_household" not in b"".join(r.body for r in at_corporation.received)
+        assert received(at_bailiff, bailiff.outbound_secret) == [
+            ("household.updated", {"children_present": True}),
+            (
+                "postponement.requested",
+                {
+                    "request_id": request.data["request_id"],
+                    "eviction_date": request.data["eviction_date"],
+                    "requested_on": request.data["requested_on"],
+                    "grounds_category": "vulnerable_household",
+                },
+            ),
+            (
+                "postponement.requested",
+                {
+                    "request_id": request.data["request_id"],
+                    "eviction_date": request.data["eviction_date"],
+                    "requested_on": request.data["requested_on"],
+                    "grounds_category": "other",
+                },
+            ),
+        ]
+        assert at_others.received == [], "a utility learns only picked up yes/no, MEE Noord only referrals"
+        assert {d.partner_id for d in await rows(sessions, Delivery)} == {corporation.id, bailiff.id}
+
+
+async def test_a_bailiff_s_contact_person_is_read_from_case_api_when_sent_and_never_stored(
+    partners: Any, sessions: Any, clock: Any, http: Any, receiver: Any, case_api_process: Any, tmp_path: Path
+) -> None:
+    async with case_api_process.caseworker() as staff:
+        opened = await staff.post(
+            "/v1/signals",
+            json={"team": "team-noord", "household": made_up_household(house_number="77"), "signal": made_up_signal()},
+        )
+        assert opened.status_code == 201, opened.text
+        case_id = opened.json()["case_id"]
+        assigned = await staff.put(
+            f"/v1/cases/{case_id}/contact-person",
+            json={
+                "kind": "caseworker",
+                "name": "A. Proefmedewerker",
+                "work_email": "a.proef@gemeente.example",
+                "work_phone": "058 123 4567",
+            },
+        )
+        assert assigned.status_code == 200, assigned.text
+    bailiff, _ = await partners.partner(
+        PartnerKind.bailiff, event_types=["contact-person.assigned"], callback_url=receiver.url
+    )
+    await partners.map_case(bailiff, case_id, reference="DW-2026-77")
+    async with sessions() as session, session.begin():
+        [made] = await fan_out(session, event=event_of("contact-person.assigned", case_id, 3), clock=clock)
+    assert json.loads(made.payload)["data"] == {"contact_person": {"kind": "caseworker"}}
+    token_file = tmp_path / "case-api.token"
+    token_file.write_text(case_api_process.token + "\n")  # role partner_gateway, as the stack writes it
+
+    # case-api cannot be asked: nothing is sent without the contact person; the delivery waits for its retry.
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{free_port()}", timeout=2) as down:
+        await deliver_all(sessions, clock, http, CaseApi(down, TokenFile(token_file)))
+    [waiting] = await rows(sessions, Delivery)
+    assert (waiting.status, waiting.attempts, receiver.received) == (DeliveryStatus.pending, 1, [])
+    assert waiting.last_error is not None
+    assert waiting.last_error.startswith("case-api")
+
+    clock.set(waiting.next_attempt_at)
+    async with httpx.AsyncClient(base_url=case_api_process.url, timeout=10) as case_api_http:
+        await deliver_all(sessions, clock, http, CaseApi(case_api_http, TokenFile(token_file)))
+    [sent] = receiver.received
+    body = Webhook(bailiff.outbound_secret).verify(sent.body, sent.headers)
+    assert body["data"] == {
+        "contact_person": {
+            "kind": "caseworker",
+            "name": "A. Proefmedewerker",
+            "work_email": "a.proef@gemeente.example",
+            "work_phone": "058 123 4567",
+        }
+    }
+    [delivered] = await rows(sessions, Delivery)
+    assert delivered.status is DeliveryStatus.delivered
+    assert b"Proefmedewerker" not in delivered.payload, "read at send time, never stored"
+    # case-api wrote the gateway's read in its processing log (R17).
+    async with case_api_process.caseworker() as admin:
+        log = await admin.get("/v1/processing-log", params={"case_id": case_id})
+    assert log.status_code == 200, log.text
+    reads = [e for e in log.json()["items"] if e["actor"] == "partner-gateway" and e["operation"] == "read"]
+    assert len(reads) == 1

@@ -44,6 +44,7 @@ from partner_gateway.partners.models import PartnerKind
 __all__ = [
     "ALLOWED_FIELDS",
     "ARRANGEMENTS",
+    "CONTACT_PERSON_FIELDS",
     "MINIMISATION",
     "NOT_PICKED_UP",
     "REFERRAL_FIELDS",
@@ -57,9 +58,11 @@ __all__ = [
     "is_referral",
     "may_receive",
     "minimise",
+    "needs_contact_person",
     "referral_body",
     "sends",
     "snapshot",
+    "with_contact_person",
 ]
 
 # What MEE Noord receives: a message type of the gateway, not a case event of the catalogue.
@@ -137,12 +140,20 @@ class Allowed:
         return frozenset(self.fields)
 
 
+def contact_person(seen: Seen) -> dict[str, str]:
+    """Only the contact person's kind is stored; the delivery worker reads who it is, with work contact details,
+    from case-api when it sends (`with_contact_person`)."""
+    return {"kind": seen.data["contact_kind"]}
+
+
 # THE TABLE. Keys are event names of the catalogue (schemas/.../json/events); what is not here is not sent.
 MINIMISATION: dict[PartnerKind, dict[str, Allowed]] = {
     # Its own tenants only (reference_map): case picked up yes/no, household in support yes/no, payment or debt
-    # arrangement active, household with minors yes/no (R10).
+    # arrangement active, request to postpone or to offer a second-chance agreement, household with minors yes/no
+    # (R10).
     PartnerKind.housing_corporation: {
         "case.opened": Allowed({"case_id": copied("case_id"), "has_minors": copied("has_minors")}),
+        "household.updated": Allowed({"has_minors": copied("has_minors")}, when=minors_changed),
         "case.closed": Allowed({"picked_up": picked_up}),
         "support.started": Allowed(
             {"in_support": in_support, "arrangement": arrangement, "active_arrangements": active_arrangements}
@@ -150,10 +161,34 @@ MINIMISATION: dict[PartnerKind, dict[str, Allowed]] = {
         "support.ended": Allowed(
             {"in_support": in_support, "arrangement": arrangement, "active_arrangements": active_arrangements}
         ),
+        # Never the grounds category: why the municipality asks is the bailiff's planning fact, not the landlord's.
+        "postponement.requested": Allowed(
+            {
+                "request_id": copied("request_id"),
+                "eviction_date": copied("eviction_date"),
+                "requested_on": copied("requested_on"),
+            },
+            when=addressed_to(PartnerKind.housing_corporation),
+        ),
+        "second-chance.requested": Allowed(
+            {"request_id": copied("request_id"), "requested_on": copied("requested_on")}
+        ),
     },
-    # Cases it acts in (reference_map): children present yes/no for planning.
+    # Cases it acts in (reference_map): request to postpone with grounds category, contact person, children present
+    # yes/no for planning.
     PartnerKind.bailiff: {
         "case.opened": Allowed({"case_id": copied("case_id"), "children_present": copied("has_minors")}),
+        "household.updated": Allowed({"children_present": copied("has_minors")}, when=minors_changed),
+        "postponement.requested": Allowed(
+            {
+                "request_id": copied("request_id"),
+                "eviction_date": copied("eviction_date"),
+                "requested_on": copied("requested_on"),
+                "grounds_category": copied("grounds_category"),
+            },
+            when=addressed_to(PartnerKind.bailiff),
+        ),
+        "contact-person.assigned": Allowed({"contact_person": contact_person}),
     },
     # MEE Noord: a referral with recorded consent (R9), nothing else; the consent's id is all that is stored.
     PartnerKind.client_support: {
@@ -175,8 +210,25 @@ class Current:
     events: frozenset[str]
 
 
+def open_request_to_postpone(kind: PartnerKind, *fields: str) -> Callable[[Facts], Any]:
+    """The open request to postpone, as `kind` sees it: only when it was addressed to `kind`."""
+
+    def source(facts: Facts) -> Any:
+        request = facts.postponement_request
+        if request is None or kind.value not in request["recipients"]:
+            return None
+        return {name: request[name] for name in fields}
+
+    return source
+
+
+def assigned_contact_person(facts: Facts) -> dict[str, str] | None:
+    return {"kind": facts.contact_person_kind} if facts.contact_person_kind else None
+
+
 MINORS_EVENTS = frozenset({"case.opened", "household.updated"})
 SUPPORT_EVENTS = frozenset({"support.started", "support.ended"})
+REQUEST_FIELDS = ("request_id", "eviction_date", "requested_on")
 
 # What a partner linked to a case later than the case's events learns of them: the case as it is now.
 SNAPSHOT: dict[PartnerKind, dict[str, Current]] = {
@@ -185,15 +237,32 @@ SNAPSHOT: dict[PartnerKind, dict[str, Current]] = {
         "in_support": Current(lambda facts: facts.in_support, SUPPORT_EVENTS),
         "active_arrangements": Current(lambda facts: facts.active_arrangements, SUPPORT_EVENTS),
         "picked_up": Current(lambda facts: facts.picked_up, frozenset({"case.closed"})),
+        "postponement_request": Current(
+            open_request_to_postpone(PartnerKind.housing_corporation, *REQUEST_FIELDS),
+            frozenset({"postponement.requested"}),
+        ),
+        "second_chance_request": Current(
+            lambda facts: dict(facts.second_chance_request) if facts.second_chance_request else None,
+            frozenset({"second-chance.requested"}),
+        ),
     },
     PartnerKind.bailiff: {
         "children_present": Current(lambda facts: facts.has_minors, MINORS_EVENTS),
+        "postponement_request": Current(
+            open_request_to_postpone(PartnerKind.bailiff, *REQUEST_FIELDS, "grounds_category"),
+            frozenset({"postponement.requested"}),
+        ),
+        "contact_person": Current(assigned_contact_person, frozenset({"contact-person.assigned"})),
     },
     PartnerKind.client_support: {},  # referrals only, each on its own consent
     PartnerKind.utility: {
         "picked_up": Current(lambda facts: facts.picked_up, frozenset({"case.closed"})),
     },
 }
+
+# The contact person a bailiff receives: the fields of case-api's answer (GET /v1/cases/{id}/contact-person) that
+# are passed on, read when the webhook is sent; anything else in the answer is dropped.
+CONTACT_PERSON_FIELDS = ("kind", "name", "work_email", "work_phone")
 
 # A referral to MEE Noord: the fields of case-api's answer (GET /v1/cases/{id}/oco-referral) that may be passed on,
 # nested as case-api gives them; None marks a plain value. Anything else in the answer is dropped.
@@ -280,6 +349,19 @@ def snapshot(
         "subject": case_id,
         "data": {"case_id": case_id, **values},
     }
+
+
+def needs_contact_person(body: Mapping[str, Any]) -> bool:
+    """Whether a stored body holds a contact person to be read when it is sent (only its kind is stored)."""
+    data = body.get("data")
+    return isinstance(data, Mapping) and isinstance(data.get("contact_person"), Mapping)
+
+
+def with_contact_person(stored: Mapping[str, Any], answer: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The body a bailiff receives: the stored body with case-api's contact person (CONTACT_PERSON_FIELDS only),
+    or null when case-api has none (any more)."""
+    person = None if answer is None else {name: answer.get(name) for name in CONTACT_PERSON_FIELDS}
+    return {**stored, "data": {**stored["data"], "contact_person": person}}
 
 
 def referral_body(stored: Mapping[str, Any], answer: Mapping[str, Any]) -> dict[str, Any]:

@@ -27,9 +27,11 @@ from partner_gateway.deliveries.minimisation import (
     event_name,
     may_receive,
     minimise,
+    needs_contact_person,
     referral_body,
     sends,
     snapshot,
+    with_contact_person,
 )
 from partner_gateway.deliveries.models import Delivery, DeliveryAttempt, DeliveryStatus
 from partner_gateway.inbound.case_api import CaseApi, CaseApiUnavailable
@@ -281,11 +283,19 @@ async def _attempt(
         await _give_up(session, delivery, reason="endpoint_disabled", now=now, settings=settings)
         return False
     body = delivery.payload.decode()
+    stored = json.loads(body)
     if delivery.event_type == REFERRAL_TYPE:
         referral = await _read_referral(session, delivery=delivery, case_api=case_api, now=now, settings=settings)
         if referral is None:
             return False
         body = referral  # sent, never stored: the delivery keeps the consent's id only
+    elif needs_contact_person(stored):
+        completed = await _read_contact_person(
+            session, delivery=delivery, stored=stored, case_api=case_api, now=now, settings=settings
+        )
+        if completed is None:
+            return False
+        body = completed  # sent, never stored: the delivery keeps the contact person's kind only
     headers = {
         "content-type": "application/json",
         # The same webhook-id on every retry and replay: it is the same message, so a partner dedupes on it.
@@ -362,6 +372,42 @@ async def _read_referral(
             return None
         error = f"case-api answered {answer.status_code}: {_problem_title(answer.body)}"
     # case-api down, or refusing the service token: the referral waits, on the retry schedule.
+    delivery.attempts += 1
+    _log_attempt(session, delivery, at=now, started=started, status=None, error=error[:500])
+    await _schedule_retry(session, delivery, now=now, status=None, error=error, settings=settings)
+    return None
+
+
+# case-api's answers to a contact-person read that mean: there is none to pass on (never assigned, the case
+# unknown or its personal data erased). The webhook goes with contact_person null.
+NO_CONTACT_PERSON = frozenset({404, 409, 410})
+
+
+async def _read_contact_person(
+    session: AsyncSession,
+    *,
+    delivery: Delivery,
+    stored: dict[str, Any],
+    case_api: CaseApi | None,
+    now: datetime,
+    settings: Settings,
+) -> str | None:
+    """The bailiff's webhook with the case's contact person read from case-api now (the name and work contact
+    details never travel through Kafka nor are stored here); None when case-api cannot be asked now (retried)."""
+    started = time.perf_counter()
+    error: str
+    try:
+        if case_api is None:
+            raise CaseApiUnavailable("the delivery worker has no case-api client for contact persons")
+        answer = await case_api.get(f"/v1/cases/{delivery.case_id}/contact-person")
+    except CaseApiUnavailable as failure:
+        error = f"case-api: {failure}"
+    else:
+        if answer.ok and isinstance(answer.body, dict):
+            return json.dumps(with_contact_person(stored, answer.body), separators=(",", ":"))
+        if answer.status_code in NO_CONTACT_PERSON:
+            return json.dumps(with_contact_person(stored, None), separators=(",", ":"))
+        error = f"case-api answered {answer.status_code}: {_problem_title(answer.body)}"
     delivery.attempts += 1
     _log_attempt(session, delivery, at=now, started=started, status=None, error=error[:500])
     await _schedule_retry(session, delivery, now=now, status=None, error=error, settings=settings)
