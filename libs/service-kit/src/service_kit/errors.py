@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,14 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, ClientDisconnect):  # the caller went away mid-body: nothing was read, nobody hears an answer
+        log.info("the client left during %s %s before its body was read", request.method, request.url.path)
+        return problem(
+            HTTPStatus.BAD_REQUEST,
+            code="client-disconnected",
+            detail="The client disconnected.",
+            instance=request.url.path,
+        )
     # The trace id in the logs leads to the cause; the caller learns nothing internal.
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(
