@@ -22,6 +22,8 @@ def test_make_run_brings_up_the_platform_on_sqlite_and_stops_it(tmp_path: Path) 
         "NOTIFIER_PORT": str(free_port()),
         "GATEWAY_PORT": str(free_port()),
         "EP_DEV_OIDC_DIR": str(tmp_path / "dev-oidc"),  # not the developer's key in .local/dev-oidc
+        # The environment configures the services (not only .env): case-api reports the smallest cell it shows.
+        "CASE_API_STATISTICS_MIN_CELL": "1",
     }
     result = subprocess.run(
         [sys.executable, "-m", "devinfra.run", "--check", "--state-dir", str(tmp_path)],
@@ -32,6 +34,7 @@ def test_make_run_brings_up_the_platform_on_sqlite_and_stops_it(tmp_path: Path) 
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "check passed" in result.stdout
+    assert "case-api statistics min cell: 1" in result.stdout, "CASE_API_STATISTICS_MIN_CELL did not reach case-api"
     assert f"127.0.0.1:{env['CASE_API_PORT']}/docs" in result.stdout
     # The banner tells how to get a token and send a signal with it.
     assert "TOKEN=$(make -s token ROLE=team_lead TEAM=team-noord)" in result.stdout

@@ -1,6 +1,10 @@
 """`make run`: a local Kafka broker and the three services with their workers, on embedded SQLite.
 
 Ports are overridable: KAFKA_PORT (9092), CASE_API_PORT (8001), NOTIFIER_PORT (8002), GATEWAY_PORT (8003).
+The environment's CASE_API_*, NOTIFIER_* and GATEWAY_* variables configure the services (over `.env`), except
+what the run itself sets: each service's DATABASE_URL, DATA_DIR and KAFKA_BOOTSTRAP_SERVERS, the notifier's
+OUTBOX_DIR, the CASE_API_URL and CASE_API_TOKEN_FILE of the notifier and the gateway, OIDC_* (the development
+key) and the workers' METRICS_PORT.
 State lives in .local/ (broker data, SQLite files, the outbox of messages, logs); Ctrl-C stops everything.
 The services trust the development signing key in .local/dev-oidc (EP_DEV_OIDC_DIR overrides it), the key
 `make token` signs with.
@@ -66,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         database_urls={},  # empty: each service uses its embedded SQLite file under .local/data
         ports=ports,
         state_dir=args.state_dir,
+        inherit_service_env=True,
     )
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
@@ -137,10 +142,25 @@ def smoke_check(stack: Stack, timeout: float = 30) -> int:
     while time.monotonic() < deadline:
         if set(stack.outbox_dir.glob("*.eml")) - before:
             print("check passed: a case opened over HTTP reached the message outbox through Kafka")
+            print_statistics_min_cell(stack)
             return 0
         time.sleep(0.2)
     print(f"check failed: no message in {stack.outbox_dir} after {timeout}s")
     return 1
+
+
+def print_statistics_min_cell(stack: Stack) -> None:
+    """Say which smallest statistics cell case-api runs with (CASE_API_STATISTICS_MIN_CELL): a setting of the
+    environment, seen from outside, so a test can tell that the environment reached the service."""
+    response = httpx.get(
+        stack.url("case-api") + "/v1/statistics/outcomes",
+        headers={"Authorization": f"Bearer {stack.token('policy_analyst')}"},
+        timeout=10,
+    )
+    if response.status_code == 200:
+        print(f"case-api statistics min cell: {response.json()['min_cell']}")
+    else:
+        print(f"case-api statistics unreadable: {response.status_code}: {response.text}")
 
 
 if __name__ == "__main__":

@@ -86,6 +86,10 @@ class Stack:
     metrics_ports: dict[str, int] = field(default_factory=dict)
     # The development key the services trust; default: the key `make token` signs with (.local/dev-oidc).
     oidc_dir: Path = field(default_factory=dev_oidc_dir)
+    # Pass the caller's CASE_API_*, NOTIFIER_* and GATEWAY_* variables on to the services (`make run`: the
+    # environment configures them, as the README says). Off for the tests' stacks, which a developer's shell
+    # must not change; the stack's own settings (env_for) win either way.
+    inherit_service_env: bool = False
     children: list[Child] = field(default_factory=list)
 
     @property
@@ -112,8 +116,12 @@ class Stack:
         return f"http://127.0.0.1:{self.ports[service]}"
 
     def env_for(self, service: str) -> dict[str, str]:
+        """The environment of `service`'s processes: the caller's (its services' variables only when
+        `inherit_service_env`), then the stack's own settings, which always win: where the databases, the data,
+        the broker, the outbox, case-api and the service tokens are, and which signing key to trust."""
         prefix = ENV_PREFIX[service]
-        env = {key: value for key, value in os.environ.items() if not key.startswith(tuple(ENV_PREFIX.values()))}
+        prefixes = () if self.inherit_service_env else tuple(ENV_PREFIX.values())
+        env = {key: value for key, value in os.environ.items() if not (prefixes and key.startswith(prefixes))}
         env.update(
             {
                 f"{prefix}DATABASE_URL": self.database_urls.get(service, ""),
