@@ -341,3 +341,97 @@ async def test_a_partner_without_an_inbound_secret_cannot_send(
     body = assert_problem(await partner_messages.send(client, "nosecret", secret, message, at=clock.now()), 401)
     assert "no inbound secret" in body["detail"]
     assert_problem(await partner_messages.send(client, "nobody", secret, message, at=clock.now()), 404)
+
+
+@pytest.mark.parametrize(
+    "occurred_at",
+    [
+        "2026-13-01T09:00:00Z",  # month 13
+        "2026-02-30T09:00:00Z",  # 30 February
+        "2026-03-01T25:00:00Z",  # hour 25
+        "2026-12-31T23:59:60Z",  # a leap second
+        "2026-03-01T09:00:00+24:00",
+        "0001-01-01T00:00:00+01:00",  # before year 1 in UTC
+        "9999-12-31T23:59:59-23:59",  # after year 9999 in UTC
+    ],
+)
+async def test_an_occurred_at_that_is_not_a_real_instant_is_a_422_naming_it(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    clock: FixedClock,
+    corporation: tuple[str, str],
+    partner_messages: Any,
+    occurred_at: str,
+) -> None:
+    partner_id, secret = corporation
+    message = partner_messages.arrears_reported(today=clock.now().date())
+    message["occurred_at"] = occurred_at
+    body = assert_problem(await partner_messages.send(client, partner_id, secret, message, at=clock.now()), 422)
+    assert body["field"] == "occurred_at"
+    assert await stored(app) == []
+
+
+async def test_a_date_in_data_that_is_not_a_real_day_is_a_422_naming_it(
+    app: FastAPI, client: httpx.AsyncClient, clock: FixedClock, corporation: tuple[str, str], partner_messages: Any
+) -> None:
+    partner_id, secret = corporation
+    message = partner_messages.arrears_reported(today=clock.now().date())
+    [name] = [
+        name
+        for name, value in message["data"].items()
+        if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-"
+    ][:1]
+    message["data"][name] = "2026-02-30"
+    body = assert_problem(await partner_messages.send(client, partner_id, secret, message, at=clock.now()), 422)
+    assert body["field"] == f"data.{name}"
+    assert await stored(app) == []
+
+
+@pytest.mark.parametrize("opening", ['{"a":' * 500, "[" * 1500])
+async def test_deeply_nested_json_is_refused_naming_the_limit_before_it_is_parsed(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    clock: FixedClock,
+    corporation: tuple[str, str],
+    partner_messages: Any,
+    opening: str,
+) -> None:
+    partner_id, secret = corporation
+    message = partner_messages.arrears_reported(today=clock.now().date())
+    encoded = partner_messages.encode(message)
+    closing = "".join("}" if char == "{" else "]" for char in reversed(opening) if char in "{[")
+    body_text = encoded.replace('"data":{', f'"data":{{"nested":{opening}1{closing},', 1)
+    body = assert_problem(await partner_messages.send(client, partner_id, secret, body_text, at=clock.now()), 413)
+    assert body["max_depth"] == 32
+    assert "32" in body["detail"]
+    assert await stored(app) == []
+
+
+async def test_a_lone_surrogate_in_a_name_is_a_422_naming_the_field_and_stores_nothing(
+    app: FastAPI, client: httpx.AsyncClient, clock: FixedClock, corporation: tuple[str, str], partner_messages: Any
+) -> None:
+    partner_id, secret = corporation
+    message = partner_messages.arrears_reported(today=clock.now().date())
+    message["data"]["surname"] = "Test\ud800huis"  # json.dumps writes it as the escape \ud800
+    encoded = partner_messages.encode(message)
+    assert "\\ud800" in encoded
+    body = assert_problem(await partner_messages.send(client, partner_id, secret, encoded, at=clock.now()), 422)
+    assert body["field"] == "data.surname"
+    assert await stored(app) == []
+
+
+async def test_an_unknown_http_method_is_a_405(
+    client: httpx.AsyncClient, clock: FixedClock, corporation: tuple[str, str], partner_messages: Any
+) -> None:
+    partner_id, secret = corporation
+    message = partner_messages.encode(partner_messages.arrears_reported(today=clock.now().date()))
+    headers = partner_messages.signed_headers(secret, message, at=clock.now())
+    for path in (
+        f"/v1/partners/{partner_id}/messages",
+        f"/v1/partners/{partner_id}/messages/im_0",
+        f"/v1/partners/{partner_id}/subscriptions",
+        "/v1/partners",
+        "/health/live",
+    ):
+        response = await client.request("QUERY", path, content=message, headers=headers)
+        assert response.status_code == 405, (path, response.text)

@@ -22,7 +22,9 @@ from partner_gateway.inbound.validation import validate_data, validate_envelope
 from partner_gateway.partners.models import Partner
 from partner_gateway.partners.repository import PartnerRepository
 from service_kit.clock import Clock
-from service_kit.errors import Conflict, DomainError, Forbidden, NotFound
+from service_kit.errors import Conflict, DomainError, Forbidden, NotFound, Unprocessable
+
+MAX_JSON_DEPTH = 32  # the deepest message type nests 4 levels; far below what makes parsing cost grow
 
 
 class MalformedBody(DomainError):
@@ -32,6 +34,64 @@ class MalformedBody(DomainError):
 class BodyTooLarge(DomainError):
     status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
     code = "body-too-large"
+
+
+class TooDeep(DomainError):
+    status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    code = "body-too-deep"
+
+
+def check_depth(body: bytes, limit: int = MAX_JSON_DEPTH) -> None:
+    """Refuses JSON nested deeper than `limit` before it is parsed: one linear pass over the raw bytes that
+    counts brackets outside strings (a 413 naming the limit, not a parser's recursion error as a 500)."""
+    depth = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                raise TooDeep(f"the body nests JSON deeper than {limit} levels", field="body", max_depth=limit)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+
+
+def _unencodable(value: object, path: str) -> str | None:
+    """The dotted path of the first string (or key) that UTF-8 cannot encode (a lone UTF-16 surrogate such as
+    "\\ud800"): such a message could never be forwarded."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if _unencodable(key, where) is not None:
+                return path or "body"
+            if (found := _unencodable(item, where)) is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if (found := _unencodable(item, f"{path}[{index}]")) is not None:
+                return found
+    return None
+
+
+def refuse_unencodable(document: object) -> None:
+    if (field := _unencodable(document, "")) is not None:
+        raise Unprocessable(
+            f"{field}: contains a lone UTF-16 surrogate (an escape such as \\ud800 without its pair)", field=field
+        )
 
 
 @dataclass(frozen=True)
@@ -76,11 +136,13 @@ async def receive_message(
     if (earlier := await repository.by_webhook_id(partner.id, signed.webhook_id)) is not None:
         return _replay(earlier, body_sha256)
 
+    check_depth(body)
     try:
         document = json.loads(text)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise MalformedBody(f"the body is not valid JSON ({error})", field="body") from None
     validate_envelope(document)
+    refuse_unencodable(document)
     message_type = document["type"]
     allowed = MESSAGE_TYPES[partner.kind]
     if message_type not in allowed:
