@@ -417,3 +417,68 @@ async def test_closing_a_case_cancels_its_open_tasks_at_the_next_run_without_eve
     await run_once(sessions, settings, clock)
     assert {task.status for task in (await tasks_of(sessions, case_id)).values()} == {TaskStatus.cancelled}
     assert len(await events_of(sessions, case_id, "task.completed")) == before
+
+
+@pytestmark_db
+async def test_closing_a_case_cancels_its_open_tasks_belongings_too_in_the_same_transaction(
+    case_api_client: Client, sessions: Sessions, clock: FixedClock, case_api_db: str
+) -> None:
+    settings = settings_for(case_api_db)
+    async with case_api_client() as client:
+        case_id = await open_case(client, minors=False, signal_date="2026-02-27")
+        belongings_id = str(uuid.uuid4())
+        async with sessions() as session, session.begin():
+            session.add(
+                StoredBelongings(
+                    id=belongings_id,
+                    case_id=case_id,
+                    storage_place="made-up depot",
+                    storage_reference="ST-2",
+                    inventory_reference="INV-2",
+                    stored_on=D("2026-03-02"),
+                    retention_ends_on=D("2026-06-01"),
+                    costs=Decimal("100.00"),
+                    status=BelongingsStatus.stored,
+                    recorded_by="caseworker-1",
+                    recorded_at=clock.now(),
+                )
+            )
+        await run_once(sessions, settings, clock)
+        assert f"belongings_reminder:{belongings_id}" in await tasks_of(sessions, case_id)
+        before = len(await events_of(sessions, case_id, "task.completed"))
+        response = await client.post(f"/v1/cases/{case_id}/close", json={"outcome_code": "no_help_wanted"})
+        assert response.status_code == 200, response.text
+    tasks = await tasks_of(sessions, case_id)  # no worker run in between
+    assert f"belongings_deadline:{belongings_id}" in tasks
+    assert {task.status for task in tasks.values()} == {TaskStatus.cancelled}
+    assert len(await events_of(sessions, case_id, "task.completed")) == before
+
+
+@pytestmark_db
+async def test_r10_recording_the_assessment_completes_its_task_at_once(
+    case_api_client: Client, sessions: Sessions, clock: FixedClock
+) -> None:
+    async with case_api_client() as client:
+        case_id = await open_case(client, minors=True)
+        await schedule(client, case_id, "2026-04-20")
+        purpose = "child_rights_assessment:2026-04-20"
+        assert (await tasks_of(sessions, case_id))[purpose].status is TaskStatus.open
+        recorded = await client.post(
+            f"/v1/cases/{case_id}/child-assessments",
+            json={
+                "children_situation": "made up",
+                "children_heard": True,
+                "how_heard": "made up",
+                "sleeping_place_after_date": "made up",
+                "completed": True,
+            },
+        )
+        assert recorded.status_code == 201, recorded.text
+    task = (await tasks_of(sessions, case_id))[purpose]  # no worker run in between
+    assert task.status is TaskStatus.completed
+    completed = await events_of(sessions, case_id, "task.completed")
+    assert {
+        "task_id": task.id,
+        "task_kind": "child_rights_assessment",
+        "completed_on": clock.now().date().isoformat(),
+    } in completed

@@ -15,6 +15,8 @@ from case_api.households.schemas import HouseholdIn
 from case_api.households.service import build_household, has_minors, read_household
 from case_api.signals.repository import SignalRepository
 from case_api.signals.schemas import SignalRead
+from case_api.tasks.models import TaskStatus
+from case_api.tasks.repository import TaskRepository
 from service_kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 
 CASE_FILE = "case-file"  # the processing activity of reading and keeping a case (R17)
@@ -137,9 +139,20 @@ async def close_case(ctx: Context, *, case_id: str, outcome: OutcomeCode) -> Cas
     transition(ctx, case, Action.close)
     case.outcome_code = outcome
     case.closed_at = ctx.clock.now()
+    await _cancel_open_tasks(ctx, case=case)
     ctx.log_processing(activity=CASE_FILE, case_id=case.id, operation=Operation.write)
     emit(ctx, case=case, event="case.closed", data={"outcome": outcome.value})
     return case
+
+
+async def _cancel_open_tasks(ctx: Context, *, case: Case) -> None:
+    """A closed case has no open tasks (belongings and notification tasks too), cancelled in the closing
+    transaction rather than at the deadline worker's next run; no event, as tasks.service.cancel."""
+    for task in await TaskRepository(ctx.session).of_case(case.id):
+        if task.status is TaskStatus.open:
+            task.status = TaskStatus.cancelled
+            task.completed_at = ctx.clock.now()
+            task.completed_by = ctx.principal.subject
 
 
 async def read_case(ctx: Context, *, case_id: str) -> CaseDetail:

@@ -16,6 +16,7 @@ from case_api.children.schemas import (
 )
 from case_api.context import Context
 from case_api.events import emit
+from case_api.tasks.service import recompute_tasks
 from service_kit.errors import Unprocessable
 
 
@@ -55,6 +56,7 @@ async def record_child_assessment(
             "sleeping_place_known": bool((assessment.sleeping_place_after_date or "").strip()),
         },
     )
+    await recompute_tasks(ctx, case=case)  # the child-rights task it answers completes now, not at the worker's run
     return assessment
 
 
