@@ -163,3 +163,24 @@ async def test_messages_sent_while_case_api_is_down_wait_and_are_processed_when_
         mapped = {(row.partner_id, row.reference): row.case_id for row in await session.scalars(select(ReferenceMap))}
     assert mapped[("deurwaarder-noord", "DW-2026-18")] == first_case
     assert mapped[("woonfriesland", "HUUR-0003")] != first_case
+
+
+async def test_a_message_that_cannot_be_forwarded_ends_failed_and_holds_back_no_other(
+    partners: Any, clock: FixedClock, partner_messages: Any
+) -> None:
+    today = clock.now().date()
+    poison = await partners.send("woonfriesland", partner_messages.arrears_reported("HUUR-0001", today=today))
+    after = await partners.send("woonfriesland", partner_messages.arrears_reported("HUUR-0002", today=today))
+    # As stored before intake refused lone surrogates: the case-api client cannot encode it (UnicodeEncodeError).
+    async with partners.app.state.session_factory() as session, session.begin():
+        row = await session.get(InboundMessage, poison)
+        assert row is not None
+        row.payload = {**row.payload, "surname": "Test\ud800huis"}
+
+    assert await partners.process() == 2
+    failed = await partners.outcome("woonfriesland", poison)
+    assert failed["status"] == "failed", failed
+    assert failed["outcome"]["error"] == "cannot_process"
+    assert "UnicodeEncodeError" in failed["outcome"]["detail"]
+    assert (await partners.outcome("woonfriesland", after))["status"] == "processed"
+    assert await partners.process() == 0

@@ -9,11 +9,13 @@ import asyncio
 import logging
 
 import httpx
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from partner_gateway.config import Settings, get_settings
 from partner_gateway.inbound.case_api import CaseApi, TokenFile
 from partner_gateway.inbound.forwarding import process_message
+from partner_gateway.inbound.models import InboundMessage, InboundStatus
 from partner_gateway.inbound.repository import InboundRepository
 from service_kit.clock import Clock, SystemClock
 from service_kit.db import make_engine, make_session_factory
@@ -25,13 +27,43 @@ log = logging.getLogger(__name__)
 async def process_next(
     sessions: async_sessionmaker[AsyncSession], *, case_api: CaseApi, settings: Settings, clock: Clock
 ) -> bool:
-    """One due message in its own transaction (its row locked while case-api is asked); False when none is due."""
-    async with sessions() as session, session.begin():
-        due = await InboundRepository(session).due(now=clock.now(), limit=1)
-        if not due:
-            return False
-        await process_message(session, message=due[0], case_api=case_api, settings=settings, clock=clock)
+    """One due message in its own transaction (its row locked while case-api is asked); False when none is due.
+
+    A message whose processing fails for a reason that another attempt cannot cure (a bug, a value the case-api
+    client cannot encode) ends `failed` with that reason in its own transaction, so it never holds back the
+    messages after it; the order that `due` keeps is per partner and reference only. A database or network
+    error is passing: it propagates and the message stays received."""
+    failing: str | None = None
+    try:
+        async with sessions() as session, session.begin():
+            due = await InboundRepository(session).due(now=clock.now(), limit=1)
+            if not due:
+                return False
+            failing = due[0].id
+            await process_message(session, message=due[0], case_api=case_api, settings=settings, clock=clock)
+            return True
+    except (DBAPIError, OSError, httpx.HTTPError):
+        raise
+    except Exception as error:
+        if failing is None:
+            raise
+        log.exception("inbound message %s cannot be processed; it ends failed", failing)
+        await _fail(
+            sessions, failing, reason=f"{type(error).__name__}: the gateway cannot process this message", clock=clock
+        )
         return True
+
+
+async def _fail(sessions: async_sessionmaker[AsyncSession], message_id: str, *, reason: str, clock: Clock) -> None:
+    async with sessions() as session, session.begin():
+        message = await session.get(InboundMessage, message_id, with_for_update=True)
+        if message is None or message.status is not InboundStatus.received:
+            return
+        now = clock.now()
+        message.status = InboundStatus.failed
+        message.outcome = {"case_id": None, "error": "cannot_process", "detail": reason}
+        message.processed_at = now
+        message.last_error = reason[:500]
 
 
 async def process_due(
