@@ -42,7 +42,10 @@ def test_make_run_brings_up_the_platform_on_sqlite_and_stops_it(tmp_path: Path) 
     assert "Authorization: Bearer $TOKEN" in result.stdout
     assert (tmp_path / "dev-oidc" / "jwks.json").exists(), "the services were not given the development key"
     assert list((tmp_path / "data").glob("*.sqlite3")), "the services did not use their embedded SQLite files"
-    assert list((tmp_path / "outbox").glob("*.eml"))
+    assert list((tmp_path / "outbox").glob("*.pdf")), "the example household's M1 letter"
+    # The example household has no e-mail address or mobile number: no e-mail or SMS was written for it.
+    assert not list((tmp_path / "outbox").glob("*.eml"))
+    assert not list((tmp_path / "outbox").glob("*.sms.txt"))
     assert processes_mentioning(str(tmp_path)) == [], "make run left processes running"
 
 

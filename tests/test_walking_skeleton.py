@@ -136,7 +136,8 @@ async def test_a_case_travels_from_http_through_kafka_to_a_message_and_a_signed_
         assert dict(record.headers)["content-type"] == b"application/cloudevents+json"
 
         # The notifier wrote the M1 messages into its local outbox channel: letter, SMS and e-mail for the
-        # made-up household of local mode, each once; the SMS waits when the test runs in the quiet hours.
+        # household recorded in case-api (read at send time in local mode too), each once; the SMS waits when the
+        # test runs in the quiet hours.
         outbox: Path = stack.outbox_dir
         quiet = QuietHours(ZoneInfo("Europe/Amsterdam")).contains(datetime.now(UTC))
         wait_for(lambda: len(list(outbox.glob("*.pdf"))) == 1, what="the M1 letter in the notifier's outbox")
@@ -146,6 +147,7 @@ async def test_a_case_travels_from_http_through_kafka_to_a_message_and_a_signed_
         assert isinstance(emails, list)
         assert len(emails) == 1
         assert "gratis" in emails[0].read_text()
+        assert "jelle.testhuis@example.invalid" in emails[0].read_text(), "to the recorded e-mail address"
         caseworker = {"authorization": f"Bearer {stack.token('outreach_worker', team='team-noord')}"}
         listed = httpx.get(f"{stack.url('notifier')}/v1/cases/{case_id}/notifications", headers=caseworker).json()
         assert sorted((n["moment"], n["channel"], n["status"]) for n in listed["items"]) == [

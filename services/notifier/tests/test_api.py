@@ -302,6 +302,8 @@ async def test_a_template_previews_for_a_made_up_household(client: httpx.AsyncCl
     assert preview["subject"] == "De datum fan de ûntromming is bekend: 14 april 2026"
     assert preview["body"].startswith("Bêste Jelle Testhuis,")
     assert "Kenmerk: VOORBEELD" in preview["body"]
+    assert preview["preview"] is True, "a preview says it is one"
+    assert preview["notice"].startswith("PREVIEW")
 
 
 async def test_an_unknown_template_or_language_is_404(client: httpx.AsyncClient) -> None:

@@ -15,7 +15,7 @@ from notifier.channels.file_outbox import FileOutboxChannel
 from notifier.channels.letter import LetterChannel
 from notifier.config import ChannelMode, Settings
 from notifier.templating.catalog import TemplateFile, catalog, render
-from notifier.templating.context import PLACEHOLDER_HOUSEHOLD, PlaceholderContacts, Sender
+from notifier.templating.context import PLACEHOLDER_HOUSEHOLD, NoContacts, Sender
 from notifier.workers.dispatcher import channels_for, contacts_for
 
 SENDER = Sender(name="Gemeente Proefdam", phone="14 0511")
@@ -110,7 +110,7 @@ async def test_the_dispatcher_chooses_channels_by_mode(tmp_path: Path) -> None:
         "letter": "FileOutboxChannel",
         "caseworker_task": "FileOutboxChannel",
     }
-    assert isinstance(contacts_for(local, None), PlaceholderContacts)
+    assert isinstance(contacts_for(local, None), NoContacts), "no made-up household, not even locally"
     live = Settings(channel_mode=ChannelMode.live, print_dir=tmp_path)
     with pytest.raises(ValueError, match="case-api"):
         channels_for(live, None)
@@ -122,3 +122,4 @@ async def test_the_dispatcher_chooses_channels_by_mode(tmp_path: Path) -> None:
             "caseworker_task": "CaseworkerTaskChannel",
         }
         assert isinstance(contacts_for(live, case_api), CaseApiContacts), "live mode reads the household from case-api"
+        assert isinstance(contacts_for(local, case_api), CaseApiContacts), "so does the local mode (make run)"

@@ -1,6 +1,6 @@
 """What the templates endpoints give."""
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class TemplateRead(BaseModel):
@@ -20,3 +20,10 @@ class TemplatePreview(BaseModel):
     version: str
     subject: str
     body: str
+    preview: bool = Field(
+        default=True, description="Always true: rendered for a made-up household, never sent to anybody."
+    )
+    notice: str = Field(
+        default="PREVIEW: rendered for a made-up household (not a real person); this message was not sent.",
+        description="Says in words that this is a preview.",
+    )

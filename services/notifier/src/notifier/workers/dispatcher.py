@@ -1,9 +1,10 @@
 """Fires due moments and hands due notifications to their channels: `python -m notifier.workers.dispatcher`.
 
-NOTIFIER_CHANNEL_MODE chooses the channels: `local` (the default of `make run`) writes every message as a file
-into the outbox folder and renders for the made-up household; `live` reads the household from case-api at send
-time, sends e-mail over SMTP and SMS through CM.com, drops letters as PDFs in the print folder and creates
-caseworker tasks on the case in case-api.
+Both channel modes read the household from case-api at send time (whom and what never depend on the mode).
+NOTIFIER_CHANNEL_MODE chooses only where messages go: `local` (the default of `make run`) writes every message as
+a file into the outbox folder; `live` sends e-mail over SMTP and SMS through CM.com, drops letters as PDFs in the
+print folder and creates caseworker tasks on the case in case-api. Without case-api nobody is known and nothing
+is sent.
 """
 
 import asyncio
@@ -24,7 +25,7 @@ from notifier.config import ChannelMode, Settings, get_settings
 from notifier.notifications.choice import TASK, QuietHours
 from notifier.notifications.lifecycle import Policy
 from notifier.notifications.service import Dispatcher
-from notifier.templating.context import ContactLookup, PlaceholderContacts, Sender
+from notifier.templating.context import ContactLookup, NoContacts, Sender
 from service_kit.clock import Clock, SystemClock
 from service_kit.db import make_engine, make_session_factory
 from service_kit.worker import run_worker, sleep_or_stop
@@ -69,13 +70,14 @@ def channels_for(settings: Settings, case_api: CaseApi | None) -> dict[str, Chan
 
 
 def contacts_for(settings: Settings, case_api: CaseApi | None) -> ContactLookup:
-    """Local mode renders for the made-up household; live mode reads the household from case-api at send time
-    (a service read that case-api writes in its processing log)."""
-    if settings.channel_mode is ChannelMode.live:
-        if case_api is None:
-            raise ValueError("live channel mode needs case-api (NOTIFIER_CASE_API_URL)")
+    """Every mode reads the household from case-api at send time (a service read that case-api writes in its
+    processing log): the local mode changes where messages go, never whom they address or what they say. Without
+    case-api the local mode knows nobody and sends nothing (no made-up household)."""
+    if case_api is not None:
         return CaseApiContacts(case_api)
-    return PlaceholderContacts()
+    if settings.channel_mode is ChannelMode.live:
+        raise ValueError("live channel mode needs case-api (NOTIFIER_CASE_API_URL)")
+    return NoContacts()
 
 
 def quiet_hours_of(settings: Settings) -> QuietHours:
