@@ -82,6 +82,9 @@ def opened(case_id: str, at: datetime) -> CloudEvent:
     )
 
 
+PRODUCE_DEADLINE = 240  # seconds for the producer to get every event acknowledged, restart included
+
+
 async def produce_all(bootstrap: str, topic: str, events: list[CloudEvent], restarted: asyncio.Event) -> int:
     """Send every event until the broker acknowledged it; returns how many sends were repeated."""
     producer = AIOKafkaProducer(
@@ -89,9 +92,13 @@ async def produce_all(bootstrap: str, topic: str, events: list[CloudEvent], rest
     )
     await producer.start()
     repeated = 0
+    deadline = asyncio.get_running_loop().time() + PRODUCE_DEADLINE
     try:
         pending = list(events)
         while pending:
+            assert asyncio.get_running_loop().time() < deadline, (
+                f"{len(pending)} of {len(events)} events still unacknowledged after {PRODUCE_DEADLINE} s"
+            )
             batch, pending = pending[:500], pending[500:]
             futures = []
             for event in batch:
@@ -118,6 +125,7 @@ async def produce_all(bootstrap: str, topic: str, events: list[CloudEvent], rest
     return repeated
 
 
+@pytest.mark.timeout(PRODUCE_DEADLINE + 240 + 120)  # producing, informing everyone, two broker starts
 async def test_a_broker_restart_in_the_middle_of_10000_events_loses_and_doubles_no_message(
     tmp_path: Path, sessions: Any
 ) -> None:

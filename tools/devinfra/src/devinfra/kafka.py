@@ -33,6 +33,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
+from devinfra import reaper
 from devinfra.ports import free_port
 
 KAFKA_VERSION = "4.1.2"
@@ -300,6 +301,7 @@ class KafkaBroker:
         self.version = version
         self.pid: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
+        self._tracked: Path | None = None
 
     @property
     def bootstrap_servers(self) -> str:
@@ -444,6 +446,7 @@ class KafkaBroker:
             )
         self._process, self.pid = process, process.pid
         self.pid_file.write_text(f"{self.pid}\n")
+        self._tracked = reaper.track(process.pid, what=f"kafka at {self.bootstrap_servers}")
         problem = _wait_ready(self.bootstrap_servers, self.port, deadline, lambda: process.poll() is None)
         if problem is None:
             return None, []
@@ -460,6 +463,8 @@ class KafkaBroker:
                 self._process.wait(timeout=1)
             self._process = None
         self.pid = None
+        reaper.untrack(self._tracked)
+        self._tracked = None
         if _read_pid_file(self.pid_file) == pid:
             self.pid_file.unlink(missing_ok=True)
 

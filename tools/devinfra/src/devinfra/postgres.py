@@ -32,6 +32,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import asyncpg  # type: ignore[import-untyped]
 
+from devinfra import reaper
 from devinfra.ports import free_port
 
 __all__ = ["ExistingPostgres", "PostgresCluster", "PostgresServer", "main", "postgres_bin_dir"]
@@ -293,6 +294,7 @@ class PostgresCluster(PostgresServer):
         self.password = password
         self.pid = None
         self._process: subprocess.Popen[bytes] | None = None
+        self._tracked: Path | None = None
 
     @property
     def log_path(self) -> Path:
@@ -475,6 +477,7 @@ class PostgresCluster(PostgresServer):
                 **self._popen_kwargs(account),
             )
         self.pid = self._process.pid
+        self._tracked = reaper.track(self.pid, what=f"postgres on {self.data_dir}")
 
     async def _wait_ready(self, deadline: float) -> str | None:
         """None once `select 1` answers; otherwise why not (the process died, or the deadline passed)."""
@@ -523,6 +526,7 @@ class PostgresCluster(PostgresServer):
         self._wait_gone(pid, 10)
         self.pid = None
         self._process = None
+        reaper.untrack(self._tracked)
 
     def stop(self, timeout: float = 30) -> None:
         """Fast shutdown by pid (SIGINT); SIGKILL after `timeout`. Stopping a stopped cluster does nothing."""
@@ -543,6 +547,7 @@ class PostgresCluster(PostgresServer):
             self._kill()
         self.pid = None
         self._process = None
+        reaper.untrack(self._tracked)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 
+from devinfra import reaper
 from devinfra.devkey import DevKey, dev_oidc_dir
 from service_kit.settings import DEFAULT_OIDC_AUDIENCE, DEVELOPMENT_OIDC_ISSUER
 
@@ -36,6 +37,7 @@ class Child:
     env: dict[str, str]
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
+    tracked: Path | None = None
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -44,6 +46,7 @@ class Child:
             self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         log.close()
+        self.tracked = reaper.track(self.process.pid, what=self.name)
 
     @property
     def pid(self) -> int | None:
@@ -59,6 +62,7 @@ class Child:
 
     def stop(self, timeout: float = 15) -> None:
         if not self.alive():
+            reaper.untrack(self.tracked)
             return
         assert self.process is not None
         self.process.send_signal(signal.SIGTERM)
@@ -67,6 +71,7 @@ class Child:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(5)
+        reaper.untrack(self.tracked)
 
     def log_tail(self, lines: int = 30) -> str:
         try:
