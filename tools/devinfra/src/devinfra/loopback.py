@@ -3,8 +3,10 @@ until it listens, and stopped by its own pid only."""
 
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Sequence
+from typing import IO
 
 
 class LoopbackProcess:
@@ -12,13 +14,17 @@ class LoopbackProcess:
         self.what = what
         self.port = port
         self._process: subprocess.Popen[bytes] | None = None
+        self._stderr: IO[bytes] | None = None
 
     @property
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
     def start(self, argv: Sequence[str], timeout: float = 15.0) -> None:
-        self._process = process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # Its stderr goes to a file, never to a pipe nobody reads: a client killed mid-session makes the server log
+        # a traceback, and a full pipe would block the server for every later client.
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (open as long as the process runs; closed by stop)
+        self._process = process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=self._stderr)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -26,8 +32,7 @@ class LoopbackProcess:
                 return
             except OSError:
                 if process.poll() is not None:
-                    error = process.stderr.read().decode() if process.stderr else ""
-                    raise RuntimeError(f"{self.what} exited: {error}") from None
+                    raise RuntimeError(f"{self.what} exited: {self.errors()}") from None
                 time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"{self.what} did not listen on {self.port} within {timeout} s")
@@ -43,5 +48,13 @@ class LoopbackProcess:
             process.kill()
             process.wait(10)
         finally:
-            if process.stderr is not None:
-                process.stderr.close()
+            if self._stderr is not None:
+                self._stderr.close()
+                self._stderr = None
+
+    def errors(self) -> str:
+        """What the process wrote to stderr so far."""
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0)
+        return self._stderr.read().decode(errors="replace")
