@@ -34,6 +34,9 @@ Traceparent = Annotated[str | None, Depends(checked_traceparent)]
 # Who works with individual cases. A policy analyst reads aggregates only and never reaches these.
 CASE_ROLES = (Role.outreach_worker, Role.debt_counsellor, Role.team_lead, Role.admin, Role.partner_gateway)
 CaseWorker = Annotated[Principal, Depends(require_roles(*CASE_ROLES))]
+# Staff only: what no partner tells (a household's maintenance), never the partner gateway's service account.
+STAFF_ROLES = tuple(role for role in CASE_ROLES if role is not Role.partner_gateway)
+StaffWorker = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
 
 # The operations the partner gateway's service account calls: forwarding partners' messages (the gateway's
 # inbound/forwarding.py), reading a referral to MEE Noord when it sends one, reading the case's contact person when
@@ -84,6 +87,16 @@ async def case_context(
     return _context(request, session, principal, traceparent)
 
 
+async def staff_context(
+    request: Request,
+    session: SessionDep,
+    principal: StaffWorker,
+    _idempotency: Annotated[None, Depends(idempotency_key)],
+    traceparent: Traceparent,
+) -> Context:
+    return _context(request, session, principal, traceparent)
+
+
 async def notifier_context(
     request: Request,
     session: SessionDep,
@@ -107,4 +120,5 @@ async def partner_case_context(
 
 CaseContext = Annotated[Context, Depends(case_context)]
 PartnerCaseContext = Annotated[Context, Depends(partner_case_context)]
+StaffContext = Annotated[Context, Depends(staff_context)]
 NotifierContext = Annotated[Context, Depends(notifier_context)]

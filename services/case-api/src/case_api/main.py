@@ -9,6 +9,7 @@ from case_api.cases.router import router as cases_router
 from case_api.children.router import router as children_router
 from case_api.config import Settings, get_settings
 from case_api.db import OutboxRecord
+from case_api.households.router import router as households_router
 from case_api.housing.router import router as housing_router
 from case_api.idempotency.service import install_idempotency
 from case_api.legal.router import router as legal_router
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             support_router,
             oco_router,
             children_router,
+            households_router,
             housing_router,
             belongings_router,
             legal_router,
