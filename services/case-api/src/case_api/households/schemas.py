@@ -10,6 +10,16 @@ from case_api.privacy.bsn import is_valid_bsn
 POSTCODE = r"^[1-9][0-9]{3} ?[A-Z]{2}$"
 
 
+def storable_text(value: object) -> object:
+    """A text PostgreSQL can store and every client can encode: no NUL character, no unpaired surrogate."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("must not contain a NUL character")
+        if any("\ud800" <= ch <= "\udfff" for ch in value):
+            raise ValueError("must not contain an unpaired UTF-16 surrogate")
+    return value
+
+
 class MemberIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -19,6 +29,8 @@ class MemberIn(BaseModel):
     surname_prefix: str = Field(default="", max_length=20)
     surname: str = Field(default="", max_length=200)
     birth_date: date | None = Field(default=None, description="Minors follow from it (R10).")
+
+    _storable = field_validator("initials", "given_name", "surname_prefix", "surname")(storable_text)
 
 
 class HouseholdIn(BaseModel):
@@ -38,6 +50,10 @@ class HouseholdIn(BaseModel):
     language: Language = Language.dutch
     bsn: str | None = Field(default=None, description="Optional; 9 digits passing the eleven-test (R15).")
     members: list[MemberIn] = Field(min_length=1, max_length=20)
+
+    _storable = field_validator(
+        "street", "house_number_suffix", "city", "mail_address", "email", "mobile", "bsn"
+    )(storable_text)
 
     @field_validator("bsn")
     @classmethod
