@@ -51,9 +51,9 @@ class HouseholdIn(BaseModel):
     bsn: str | None = Field(default=None, description="Optional; 9 digits passing the eleven-test (R15).")
     members: list[MemberIn] = Field(min_length=1, max_length=20)
 
-    _storable = field_validator(
-        "street", "house_number_suffix", "city", "mail_address", "email", "mobile", "bsn"
-    )(storable_text)
+    _storable = field_validator("street", "house_number_suffix", "city", "mail_address", "email", "mobile", "bsn")(
+        storable_text
+    )
 
     @field_validator("bsn")
     @classmethod
