@@ -55,6 +55,13 @@ CASE_EVENTS: Final = (
     "contact-person.assigned",
     "signal.resolved",
     "household.updated",
+    "second-chance-agreement.offered",
+    "second-chance-agreement.signed",
+    "oco.referral-accepted",
+    "oco.referral-contact-made",
+    "oco.referral-support-started",
+    "oco.referral-support-ended",
+    "oco.referral-declined",
 )
 NOTIFICATION_EVENTS: Final = (
     "notification.requested",

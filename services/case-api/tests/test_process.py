@@ -48,6 +48,10 @@ EXPECTED: dict[Action, dict[Stage, Stage | None]] = {
     Action.request_second_chance: dict.fromkeys(
         (S.signalled, S.outreach, S.in_support, S.eviction_threatened, S.eviction_scheduled)
     ),
+    Action.record_second_chance_agreement: dict.fromkeys(
+        (S.signalled, S.outreach, S.in_support, S.eviction_threatened, S.eviction_scheduled, S.averted)
+    ),
+    Action.record_oco_referral_step: {stage: None for stage in Stage if stage is not S.closed},
     Action.assign_contact_person: {stage: None for stage in Stage if stage is not S.closed},
     Action.close: {stage: S.closed for stage in Stage if stage is not S.closed},
 }

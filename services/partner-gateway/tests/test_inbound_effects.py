@@ -5,16 +5,22 @@ gateway's service token, to case-api's app (in this process, on its own PostgreS
 back from case-api as a caseworker would. Households, names and references are made up.
 """
 
+import json
 import uuid
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from case_api.db import OutboxRecord as CaseApiOutbox
 from case_api.deps import PARTNER_GATEWAY_OPERATIONS
+from eviction_schemas.envelope import CloudEvent, event_type
+from partner_gateway.deliveries.service import fan_out
 from partner_gateway.inbound.forwarding import PLANNERS, ROUTES
 from partner_gateway.inbound.types import ALL_MESSAGE_TYPES
 from service_kit.clock import FixedClock
+from service_kit.db import make_engine
 
 pytestmark = [pytest.mark.postgres]
 
@@ -24,8 +30,8 @@ def test_every_message_type_has_a_planning_function_and_every_route_is_a_gateway
     assert {("POST", route) for route in ROUTES.values()} <= PARTNER_GATEWAY_OPERATIONS
 
 
-def message(kind: str, reference: str, today: date, **data: Any) -> dict[str, Any]:
-    return {"type": kind, "reference": reference, "occurred_at": f"{today.isoformat()}T11:00:00Z", "data": data}
+def message(message_type: str, reference: str, today: date, **data: Any) -> dict[str, Any]:
+    return {"type": message_type, "reference": reference, "occurred_at": f"{today.isoformat()}T11:00:00Z", "data": data}
 
 
 class Tenancy:
@@ -206,3 +212,168 @@ async def test_arrears_cleared_in_a_case_under_way_leave_the_caseworker_a_task(
     assert [(task["kind"], task["assignee_role"], task["status"]) for task in tasks] == [
         ("arrears_cleared", "outreach_worker", "open")
     ]
+
+
+async def test_a_second_chance_agreement_offered_is_recorded_and_signed_averts_the_eviction(
+    partner_systems: Any, case_api_app: Any, partner_messages: Any, today: date
+) -> None:
+    tenancy = Tenancy(today)
+    case_id = await open_case(partner_systems, partner_messages, tenancy)
+    requested = message("eviction.requested", tenancy.reference, today, requested_on=today.isoformat())
+    assert (await partner_systems.deliver("woonfriesland", requested))["status"] == "processed"
+
+    offered = message("second-chance-agreement.offered", tenancy.reference, today, offered_on=today.isoformat())
+    outcome = await partner_systems.deliver("woonfriesland", offered)
+    assert outcome["status"] == "processed", outcome
+    assert outcome["outcome"] == {
+        "case_id": case_id,
+        "case_api_status": 201,
+        "effect": "second_chance_agreement_offered",
+    }
+    async with case_api_app.caseworker() as caseworker:
+        assert (await caseworker.get(f"/v1/cases/{case_id}")).json()["stage"] == "eviction_threatened"
+
+    signed = message(
+        "second-chance-agreement.offered",
+        tenancy.reference,
+        today,
+        offered_on=today.isoformat(),
+        signed_on=today.isoformat(),
+    )
+    outcome = await partner_systems.deliver("woonfriesland", signed)
+    assert outcome["status"] == "processed", outcome
+    assert outcome["outcome"]["effect"] == "second_chance_agreement_signed"
+    async with case_api_app.caseworker() as caseworker:
+        case = (await caseworker.get(f"/v1/cases/{case_id}")).json()
+        [agreement] = (await caseworker.get(f"/v1/cases/{case_id}/second-chance-agreements")).json()
+    assert case["stage"] == "averted"
+    assert (agreement["offered_on"], agreement["signed_on"], agreement["partner_id"]) == (
+        today.isoformat(),
+        today.isoformat(),
+        "woonfriesland",
+    )
+
+    # Signed twice: refused, and the partner reads which of its fields.
+    refused = await partner_systems.deliver("woonfriesland", signed)
+    assert refused["status"] == "rejected", refused
+    assert refused["outcome"]["problem"]["field"] == "data.signed_on"
+    assert "already" in refused["outcome"]["problem"]["detail"]
+
+
+async def referral_to_mee_noord(partner_systems: Any, case_api_app: Any, case_id: str) -> str:
+    """The household accepts OCO with its consent; the gateway fans case-api's oco.accepted out to MEE Noord's
+    subscription (as its consumer does), which queues the referral and maps its reference. The reference."""
+    async with case_api_app.caseworker() as caseworker:
+        offer = await caseworker.post(
+            f"/v1/cases/{case_id}/oco-offers", json={"moment": "threat_started", "channels": ["letter", "sms"]}
+        )
+        assert offer.status_code == 201, offer.text
+        consent = {"given_by": "the tenant", "method": "phone", "purpose": "referral to MEE Noord"}
+        answered = await caseworker.post(
+            f"/v1/cases/{case_id}/oco-offers/{offer.json()['id']}/answer",
+            json={"answer": "accepted", "consent": consent},
+        )
+        assert answered.status_code == 200, answered.text
+    subscribed = await partner_systems.client.post(
+        "/v1/partners/mee-noord/subscriptions",
+        json={"event_types": ["oco.accepted"], "callback_url": "http://127.0.0.1:9/mee"},
+    )
+    assert subscribed.status_code in (201, 409), subscribed.text
+    engine = make_engine(case_api_app.database_url)
+    try:
+        async with engine.connect() as connection:
+            [payload] = (
+                await connection.execute(
+                    select(CaseApiOutbox.payload).where(
+                        CaseApiOutbox.key == case_id, CaseApiOutbox.event_type == event_type("oco.accepted")
+                    )
+                )
+            ).scalars()
+    finally:
+        await engine.dispose()
+    async with partner_systems.app.state.session_factory() as session, session.begin():
+        [delivery] = await fan_out(session, event=CloudEvent.from_json_bytes(payload), clock=partner_systems.clock)
+    reference: str = json.loads(delivery.payload)["data"]["consent_id"]
+    assert reference == answered.json()["consent_id"]
+    return reference
+
+
+async def test_mee_noords_referral_lifecycle_is_recorded_on_the_cases_referral(
+    partner_systems: Any, case_api_app: Any, partner_messages: Any, today: date
+) -> None:
+    tenancy = Tenancy(today)
+    case_id = await open_case(partner_systems, partner_messages, tenancy)
+    requested = message("eviction.requested", tenancy.reference, today, requested_on=today.isoformat())
+    assert (await partner_systems.deliver("woonfriesland", requested))["status"] == "processed"
+    reference = await referral_to_mee_noord(partner_systems, case_api_app, case_id)
+    on = today.isoformat()
+
+    lifecycle = [
+        (message("referral.accepted", reference, today, accepted_on=on), "referral_accepted", "accepted"),
+        (
+            message("contact.made", reference, today, contacted_on=on, channel="visit"),
+            "referral_contact_made",
+            "in_contact",
+        ),
+        (
+            message("support.started", reference, today, started_on=on, kind="budget_management"),
+            "referral_support_started",
+            "in_support",
+        ),
+        (message("support.ended", reference, today, ended_on=on), "referral_support_ended", "support_ended"),
+    ]
+    for sent, effect, status in lifecycle:
+        outcome = await partner_systems.deliver("mee-noord", sent)
+        assert outcome["status"] == "processed", outcome
+        assert outcome["outcome"] == {"case_id": case_id, "case_api_status": 201, "effect": effect}
+        async with case_api_app.caseworker() as caseworker:
+            [referral] = (await caseworker.get(f"/v1/cases/{case_id}/oco-referrals")).json()
+        assert (referral["reference"], referral["status"]) == (reference, status)
+
+    async with case_api_app.caseworker() as caseworker:
+        [support] = (await caseworker.get(f"/v1/cases/{case_id}/support")).json()["items"]
+    assert (support["kind"], support["started_on"], support["ended_on"]) == ("budget_management", on, on)
+
+    # A step the referral's process forbids: rejected, naming the steps it allows (none: it is over).
+    declined = await partner_systems.deliver(
+        "mee-noord", message("referral.declined", reference, today, declined_on=on)
+    )
+    assert declined["status"] == "rejected", declined
+    assert declined["outcome"]["error"] == "refused_by_case"
+    problem = declined["outcome"]["problem"]
+    assert (problem["field"], problem["allowed_steps"]) == ("kind", [])
+    assert "support_ended" in problem["detail"]
+
+
+async def test_mee_noords_message_about_an_unknown_referral_fails_naming_the_reference(
+    partner_systems: Any, today: date
+) -> None:
+    unknown = message("referral.accepted", "REF-NOT-SENT", today, accepted_on=today.isoformat())
+    outcome = await partner_systems.deliver("mee-noord", unknown)
+
+    assert outcome["status"] == "failed", outcome
+    assert outcome["outcome"]["error"] == "unknown_reference"
+    assert "REF-NOT-SENT" in outcome["outcome"]["detail"]
+    assert "data.reference" in outcome["outcome"]["detail"]
+
+
+async def test_a_step_before_its_time_is_rejected_with_the_steps_the_referral_allows(
+    partner_systems: Any, case_api_app: Any, partner_messages: Any, today: date
+) -> None:
+    tenancy = Tenancy(today)
+    case_id = await open_case(partner_systems, partner_messages, tenancy)
+    requested = message("eviction.requested", tenancy.reference, today, requested_on=today.isoformat())
+    assert (await partner_systems.deliver("woonfriesland", requested))["status"] == "processed"
+    reference = await referral_to_mee_noord(partner_systems, case_api_app, case_id)
+
+    early = message("support.started", reference, today, started_on=today.isoformat(), kind="debt_counselling")
+    outcome = await partner_systems.deliver("mee-noord", early)
+
+    assert outcome["status"] == "rejected", outcome
+    assert outcome["outcome"]["problem"]["allowed_steps"] == ["accepted", "declined"]
+    tomorrow = (today + timedelta(days=1)).isoformat()
+    future = await partner_systems.deliver(
+        "mee-noord", message("referral.accepted", reference, today, accepted_on=tomorrow)
+    )
+    assert future["status"] == "rejected", future
+    assert future["outcome"]["problem"]["field"] == "data.accepted_on"

@@ -272,7 +272,8 @@ async def test_mee_noord_receives_a_referral_after_consent_and_nothing_after_a_d
     referral = json.loads(received.body)
     assert (referral["type"], referral["subject"], referral["id"]) == (REFERRAL_TYPE, accepted_case, pending.event_id)
     data = referral["data"]
-    assert set(data) == {"consent", "names", "contact", "language", "household", "eviction_date"}
+    assert set(data) == {"reference", "consent", "names", "contact", "language", "household", "eviction_date"}
+    assert data["reference"] == consent_id  # what MEE Noord names in its messages about the referral
     assert data["consent"]["id"] == consent_id
     assert [(name["given_name"], name["surname"]) for name in data["names"]] == [("Tjitske", accepting.surname)]
     assert data["contact"]["email"] == accepting.body["email"]
@@ -325,3 +326,84 @@ async def test_a_consent_withdrawn_before_the_referral_goes_stops_it_for_good(
     [still] = await gateway.deliveries_of(case_id)
     assert (still.status, still.gave_up_reason) == (DeliveryStatus.gave_up, "consent_withdrawn")
     assert mee_receiver.received == []
+
+
+async def test_mee_noords_lifecycle_reaches_the_case_and_the_corporation_learns_support_yes_or_no(
+    case_api: CaseApiDriver,
+    gateway: Gateway,
+    mee_receiver: WebhookReceiver,
+    partners: Any,
+    gateway_with_case_api: Any,
+    partner_messages: Any,
+) -> None:
+    """MEE Noord names the referral it received by its `reference`; its signed messages go through the gateway to
+    case-api, which records them on the referral (events oco.referral-*); the support it reports is the case's,
+    so the corporation, which receives support.started/.ended, learns that the household is in support."""
+    corporation, _ = await partners.partner(
+        PartnerKind.housing_corporation,
+        event_types=["support.started", "support.ended"],
+        callback_url="http://127.0.0.1:9/corporation",
+    )
+    household = made_up_household(case_api.today)
+    case_id = await case_api.threatened_case(household)
+    await partners.map_case(corporation, case_id)  # the corporation's tenant: its arrears message linked the case
+    consent_id = await case_api.answer_oco(case_id, accept=True)
+    await gateway.consumed(await case_api.publish_outbox())
+    await gateway.run_deliveries()
+    [received] = mee_receiver.received
+    reference = json.loads(received.body)["data"]["reference"]
+    assert reference == consent_id
+
+    process = case_api.process
+    async with gateway_with_case_api(
+        case_api_url=process.url,
+        case_api_http=lambda: httpx.AsyncClient(base_url=process.url, timeout=10),
+        token=process.token,
+    ) as systems:
+        secret = partner_messages.new_secret()
+        rotated = await systems.client.post("/v1/partners/mee-noord/secrets/rotate", json={"inbound_secret": secret})
+        assert rotated.status_code == 200, rotated.text
+        systems.secrets["mee-noord"] = secret
+        on = case_api.today.isoformat()
+
+        def sent(message_type: str, **data: Any) -> dict[str, Any]:
+            return {"type": message_type, "reference": reference, "occurred_at": f"{on}T12:00:00Z", "data": data}
+
+        accepted = await systems.deliver("mee-noord", sent("referral.accepted", accepted_on=on))
+        started = await systems.deliver("mee-noord", sent("support.started", started_on=on, kind="debt_arrangement"))
+        assert [accepted["status"], started["status"]] == ["processed", "processed"], (accepted, started)
+        assert started["outcome"] == {"case_id": case_id, "case_api_status": 201, "effect": "referral_support_started"}
+        await gateway.consumed(await case_api.publish_outbox())
+
+        ended = await systems.deliver("mee-noord", sent("support.ended", ended_on=on))
+        assert ended["status"] == "processed", ended
+        await gateway.consumed(await case_api.publish_outbox())
+
+    timeline = (await case_api.client.get(f"/v1/cases/{case_id}/timeline")).json()["items"]
+    shown = [entry["event"] for entry in timeline]
+    assert [name for name in shown if name.startswith(("oco.referral-", "support."))] == [
+        "oco.referral-accepted",
+        "support.started",
+        "oco.referral-support-started",
+        "support.ended",
+        "oco.referral-support-ended",
+    ]
+    [referral] = (await case_api.client.get(f"/v1/cases/{case_id}/oco-referrals")).json()
+    assert (referral["reference"], referral["status"]) == (consent_id, "support_ended")
+
+    # The corporation's webhooks (queued for its endpoint): support yes, then no; never MEE Noord's details.
+    told = [
+        (delivery.event_type.removeprefix("nl.eviction-prevention."), json.loads(delivery.payload)["data"])
+        for delivery in sorted(await gateway.deliveries_of(case_id), key=lambda delivery: delivery.sequence)
+        if delivery.partner_id == corporation.id and delivery.event_type.endswith(("support.started", "support.ended"))
+    ]
+    assert told == [
+        (
+            "support.started",
+            {"in_support": True, "arrangement": "debt_arrangement", "active_arrangements": ["debt_arrangement"]},
+        ),
+        ("support.ended", {"in_support": False, "arrangement": "debt_arrangement", "active_arrangements": []}),
+    ]
+    for delivery in await gateway.deliveries_of(case_id):
+        if delivery.partner_id == corporation.id:
+            assert consent_id.encode() not in delivery.payload

@@ -323,6 +323,13 @@ def test_a_snapshot_holds_the_current_facts_each_kind_may_see_of_its_subscribed_
     assert answered.postponement_request is None
     body = snapshot(bailiff, answered, event_types=["postponement.requested"], case_id="c", snapshot_id="s", at=at)
     assert body is None
+    # The corporation offered a second-chance agreement: the request to offer one was answered.
+    offered = apply(facts, sample("second-chance-agreement.offered"))
+    assert offered.second_chance_request is None
+    assert (
+        snapshot(corporation, offered, event_types=["second-chance.requested"], case_id="c", snapshot_id="s", at=at)
+        is None
+    )
     closed = apply(facts, sample("case.closed", outcome="not_picked_up_unjustified_signal"))
     body = snapshot(PartnerKind.utility, closed, event_types=["case.closed"], case_id="c", snapshot_id="s", at=at)
     assert body is not None
@@ -399,7 +406,8 @@ def test_a_referral_passes_on_only_the_contract_s_fields_of_case_api_s_answer() 
         key: stored[key] for key in ("id", "type", "time", "subject")
     }
     data = body["data"]
-    assert set(data) == {"consent", "names", "contact", "language", "household", "eviction_date"}
+    assert set(data) == {"reference", "consent", "names", "contact", "language", "household", "eviction_date"}
+    assert data["reference"] == stored["data"]["consent_id"]  # the referral's reference in MEE Noord's messages
     assert data["names"] == [tenant]
     assert data["contact"]["address"] == address
     assert data["household"] == {"adults": 1, "minors": 2}

@@ -53,6 +53,8 @@ PARTNER_GATEWAY_OPERATIONS: frozenset[tuple[str, str]] = frozenset(
         ("POST", "/v1/cases/{case_id}/eviction/execute"),
         ("POST", "/v1/cases/{case_id}/support"),
         ("POST", "/v1/cases/{case_id}/signals/arrears-cleared"),
+        ("POST", "/v1/cases/{case_id}/second-chance-agreements"),
+        ("POST", "/v1/cases/{case_id}/oco-referrals/{reference}/steps"),
         ("GET", "/v1/cases/{case_id}/oco-referral"),
         ("GET", "/v1/cases/{case_id}/contact-person"),
         ("GET", "/v1/partner-feedback/signals"),

@@ -31,12 +31,14 @@ class Action(StrEnum):
     execute_eviction = "execute_eviction"
     offer_oco = "offer_oco"
     answer_oco = "answer_oco"
+    record_oco_referral_step = "record_oco_referral_step"
     record_child_assessment = "record_child_assessment"
     decide_temporary_housing = "decide_temporary_housing"
     store_belongings = "store_belongings"
     settle_belongings = "settle_belongings"
     request_postponement = "request_postponement"
     request_second_chance = "request_second_chance"
+    record_second_chance_agreement = "record_second_chance_agreement"
     assign_contact_person = "assign_contact_person"
     close = "close"
 
@@ -138,6 +140,12 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     Transition(Action.offer_oco, LEGAL | AFTER_EVICTION, None, description="OCO by MEE Noord offered (R8)"),
     Transition(Action.answer_oco, LEGAL | AFTER_EVICTION | {S.averted}, None, description="accepted or declined (R9)"),
+    Transition(
+        Action.record_oco_referral_step,
+        OPEN,
+        None,
+        description="MEE Noord reports on a referral: accepted, contact made, support started or ended, declined",
+    ),
     Transition(Action.record_child_assessment, OPEN, None, guards=(HAS_MINORS,), description="R10"),
     Transition(
         Action.decide_temporary_housing, frozenset({S.eviction_scheduled, S.aftercare}), None, description="R13"
@@ -157,6 +165,12 @@ TRANSITIONS: tuple[Transition, ...] = (
         BEFORE_LEGAL | LEGAL,
         None,
         description="ask the corporation to offer a second-chance agreement",
+    ),
+    Transition(
+        Action.record_second_chance_agreement,
+        BEFORE_LEGAL | LEGAL | {S.averted},
+        None,
+        description="the corporation offered a second-chance agreement (signed: the eviction is averted)",
     ),
     Transition(
         Action.assign_contact_person, OPEN, None, description="the municipality's contact person for the partners"

@@ -77,3 +77,19 @@ class EvictionDateChange(Base):
     note: Mapped[str | None] = mapped_column(Text, default=None)
     recorded_by: Mapped[str] = mapped_column(String(200))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SecondChanceAgreement(Base):
+    """A second-chance agreement (tweede-kansovereenkomst) the corporation offered the household; once signed, it
+    averts a threatened or scheduled eviction."""
+
+    __tablename__ = "second_chance_agreement"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("case.id"), index=True)
+    offered_on: Mapped[date] = mapped_column(Date)
+    signed_on: Mapped[date | None] = mapped_column(Date, default=None)
+    # The corporation that offered it, when its message came through the partner gateway.
+    partner_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())

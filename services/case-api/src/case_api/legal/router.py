@@ -13,6 +13,8 @@ from case_api.legal.schemas import (
     EvictionSchedule,
     LegalStepIn,
     LegalStepRead,
+    SecondChanceAgreementIn,
+    SecondChanceAgreementRead,
 )
 
 router = APIRouter(prefix="/v1/cases/{case_id}", tags=["legal"])
@@ -65,3 +67,18 @@ async def avert_eviction(case_id: str, body: EvictionAvert, ctx: CaseContext) ->
 async def execute_eviction(case_id: str, body: EvictionExecute, ctx: PartnerCaseContext) -> EvictionRead:
     """Record the executed eviction (409 for a family with minors without a rehousing outcome, R11)."""
     return await service.execute_eviction(ctx, case_id=case_id, executed_on=body.executed_on)
+
+
+@router.post("/second-chance-agreements", status_code=status.HTTP_201_CREATED, response_model=SecondChanceAgreementRead)
+async def record_second_chance_agreement(
+    case_id: str, body: SecondChanceAgreementIn, ctx: PartnerCaseContext
+) -> SecondChanceAgreementRead:
+    """Record a second-chance agreement offered, or signed (averting a threatened or scheduled eviction);
+    publishes second-chance-agreement.offered / .signed."""
+    return await service.record_second_chance_agreement(ctx, case_id=case_id, request=body)
+
+
+@router.get("/second-chance-agreements", response_model=list[SecondChanceAgreementRead])
+async def list_second_chance_agreements(case_id: str, ctx: CaseContext) -> list[SecondChanceAgreementRead]:
+    """The second-chance agreements offered in the case, oldest first."""
+    return await service.list_second_chance_agreements(ctx, case_id=case_id)

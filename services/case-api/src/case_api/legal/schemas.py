@@ -106,3 +106,26 @@ class EvictionRead(BaseModel):
     late_notice: bool = Field(description="The current date was served later than the legal minimum (R7).")
     history: list[EvictionDateChangeRead] = Field(description="Every message about the date, oldest first.")
     allowed_actions: list[str]
+
+
+class SecondChanceAgreementIn(BaseModel):
+    """The corporation offered a second-chance agreement; with `signed_on` the household signed it. An agreement
+    offered on the same day and not signed yet is the one a later signing completes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    offered_on: date = Field(description="The day the corporation offered it.")
+    signed_on: date | None = Field(default=None, description="The day the household signed it, once it did.")
+    partner_id: str | None = Field(default=None, min_length=1, max_length=64, description="The corporation.")
+
+
+class SecondChanceAgreementRead(BaseModel):
+    id: str
+    case_id: str
+    offered_on: date
+    signed_on: date | None
+    partner_id: str | None
+    recorded_by: str
+    recorded_at: datetime
+    stage: Stage = Field(description="The case's stage afterwards: averted when the signing averted the eviction.")
+    eviction_averted: bool = Field(description="This signing averted a threatened or scheduled eviction.")

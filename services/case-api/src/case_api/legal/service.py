@@ -5,7 +5,8 @@ transaction (R6, R7, R10).
 Averting (payment, arrangement, second-chance agreement, moratorium) has no event of its own in the catalogue
 (contract.md). When an eviction date was set, averting ends it as the bailiff's cancellation does, so it writes
 eviction.cancelled with the reason code; without a date nothing was scheduled to cancel, and the averting is
-recorded in the eviction's history and the stage only.
+recorded in the eviction's history and the stage only. A second-chance agreement the corporation offered is
+recorded with events of its own (second-chance-agreement.offered, .signed); its signing averts the eviction so.
 """
 
 import uuid
@@ -13,7 +14,7 @@ from datetime import date
 
 from case_api.audit.models import Operation
 from case_api.cases.models import Case
-from case_api.cases.process import Action, allowed_actions
+from case_api.cases.process import LEGAL, Action, allowed_actions
 from case_api.cases.service import CASE_FILE, load_case, transition
 from case_api.context import Context
 from case_api.events import emit
@@ -24,6 +25,7 @@ from case_api.legal.models import (
     EvictionDateChange,
     LegalStep,
     LegalStepKind,
+    SecondChanceAgreement,
 )
 from case_api.legal.repository import LegalRepository
 from case_api.legal.schemas import (
@@ -33,9 +35,11 @@ from case_api.legal.schemas import (
     EvictionSchedule,
     LegalStepIn,
     LegalStepRead,
+    SecondChanceAgreementIn,
+    SecondChanceAgreementRead,
 )
 from case_api.tasks.service import recompute_tasks
-from service_kit.errors import Unprocessable
+from service_kit.errors import Conflict, Unprocessable
 
 # What averts an eviction without the bailiff: the household or the landlord acted.
 AVERTING_REASONS = frozenset(
@@ -278,3 +282,94 @@ async def _eviction_of(ctx: Context, case: Case) -> EvictionRead:
         history=[EvictionDateChangeRead.model_validate(change) for change in history],
         allowed_actions=allowed_actions(case.stage),
     )
+
+
+def _agreement_read(agreement: SecondChanceAgreement, *, case: Case, averted: bool) -> SecondChanceAgreementRead:
+    return SecondChanceAgreementRead(
+        id=agreement.id,
+        case_id=agreement.case_id,
+        offered_on=agreement.offered_on,
+        signed_on=agreement.signed_on,
+        partner_id=agreement.partner_id,
+        recorded_by=agreement.recorded_by,
+        recorded_at=agreement.recorded_at,
+        stage=case.stage,
+        eviction_averted=averted,
+    )
+
+
+async def record_second_chance_agreement(
+    ctx: Context, *, case_id: str, request: SecondChanceAgreementIn
+) -> SecondChanceAgreementRead:
+    """A second-chance agreement offered (second-chance-agreement.offered); signed, it averts a threatened or
+    scheduled eviction (second-chance-agreement.signed, and eviction.cancelled when a date was set). A signing
+    completes the unsigned agreement offered on the same day, if there is one."""
+    _not_in_future(ctx, request.offered_on, "offered_on")
+    if request.signed_on is not None:
+        _not_in_future(ctx, request.signed_on, "signed_on")
+        if request.signed_on < request.offered_on:
+            raise Unprocessable("signed_on lies before offered_on", field="signed_on")
+    case = await load_case(ctx, case_id, for_update=True)
+    transition(ctx, case, Action.record_second_chance_agreement)
+    repository = LegalRepository(ctx.session)
+    same_day = [a for a in await repository.second_chance_agreements(case.id) if a.offered_on == request.offered_on]
+    agreement = next((a for a in same_day if a.signed_on is None), None)
+    if agreement is None and same_day and request.signed_on is not None:
+        raise Conflict(
+            f"the agreement offered on {request.offered_on.isoformat()} was signed on "
+            f"{same_day[-1].signed_on.isoformat() if same_day[-1].signed_on else '?'} already",
+            field="signed_on",
+        )
+    if agreement is None:
+        agreement = SecondChanceAgreement(
+            id=str(uuid.uuid4()),
+            case_id=case.id,
+            offered_on=request.offered_on,
+            partner_id=request.partner_id,
+            recorded_by=ctx.principal.subject,
+            recorded_at=ctx.clock.now(),
+        )
+        repository.add(agreement)
+        emit(
+            ctx,
+            case=case,
+            event="second-chance-agreement.offered",
+            data={"agreement_id": agreement.id, "offered_on": request.offered_on.isoformat()},
+        )
+    elif request.signed_on is None:
+        raise Conflict(
+            f"an agreement offered on {request.offered_on.isoformat()} is recorded already; send signed_on once "
+            "the household signed it",
+            field="offered_on",
+        )
+    ctx.log_processing(activity=CASE_FILE, case_id=case.id, operation=Operation.write)
+    averted = False
+    if request.signed_on is not None:
+        agreement.signed_on = request.signed_on
+        averted = case.stage in LEGAL
+        if averted:
+            transition(ctx, case, Action.avert_eviction)
+            await _end_date(
+                ctx, case=case, change=EvictionChange.averted, reason_code=CancellationReason.second_chance_agreement
+            )
+        emit(
+            ctx,
+            case=case,
+            event="second-chance-agreement.signed",
+            data={
+                "agreement_id": agreement.id,
+                "signed_on": request.signed_on.isoformat(),
+                "eviction_averted": averted,
+            },
+        )
+        if averted:
+            await recompute_tasks(ctx, case=case)
+    await ctx.session.flush()
+    return _agreement_read(agreement, case=case, averted=averted)
+
+
+async def list_second_chance_agreements(ctx: Context, *, case_id: str) -> list[SecondChanceAgreementRead]:
+    case = await load_case(ctx, case_id)
+    ctx.log_processing(activity=CASE_FILE, case_id=case.id, operation=Operation.read)
+    agreements = await LegalRepository(ctx.session).second_chance_agreements(case.id)
+    return [_agreement_read(agreement, case=case, averted=False) for agreement in agreements]

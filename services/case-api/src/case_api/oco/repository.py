@@ -5,14 +5,14 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from case_api.oco.models import OcoConsent, OcoOffer
+from case_api.oco.models import OcoConsent, OcoOffer, OcoReferralStep
 
 
 class OcoRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    def add(self, record: OcoOffer | OcoConsent) -> None:
+    def add(self, record: OcoOffer | OcoConsent | OcoReferralStep) -> None:
         self._session.add(record)
 
     async def offer(self, *, case_id: str, offer_id: str) -> OcoOffer | None:
@@ -40,3 +40,12 @@ class OcoRepository:
             .limit(1)
         )
         return (await self._session.scalars(query)).first()
+
+    async def referral_steps(self, case_id: str) -> Sequence[OcoReferralStep]:
+        """Every step of the case's referrals, in the order recorded."""
+        query = (
+            select(OcoReferralStep)
+            .where(OcoReferralStep.case_id == case_id)
+            .order_by(OcoReferralStep.consent_id, OcoReferralStep.position)
+        )
+        return (await self._session.scalars(query)).all()

@@ -6,7 +6,16 @@ from fastapi import APIRouter, Query, status
 
 from case_api.deps import CaseContext, PartnerCaseContext
 from case_api.oco import service
-from case_api.oco.schemas import OcoAnswerIn, OcoConsentRead, OcoOfferCreate, OcoOfferRead, OcoOverview, OcoReferral
+from case_api.oco.schemas import (
+    OcoAnswerIn,
+    OcoConsentRead,
+    OcoOfferCreate,
+    OcoOfferRead,
+    OcoOverview,
+    OcoReferral,
+    OcoReferralRead,
+    ReferralStepIn,
+)
 from service_kit.errors import Problem
 
 router = APIRouter(prefix="/v1/cases/{case_id}", tags=["oco"])
@@ -52,3 +61,25 @@ async def read_referral(
 ) -> OcoReferral:
     """For the partner gateway at send time: a referral to MEE Noord on a consent not withdrawn (R9, logged R17)."""
     return await service.read_referral(ctx, case_id=case_id, consent_id=consent_id)
+
+
+@router.get("/oco-referrals", response_model=list[OcoReferralRead])
+async def list_referrals(case_id: str, ctx: CaseContext) -> list[OcoReferralRead]:
+    """The case's referrals to MEE Noord (one per consent) with MEE Noord's steps and where each stands."""
+    return await service.list_referrals(ctx, case_id=case_id)
+
+
+@router.post(
+    "/oco-referrals/{reference}/steps",
+    status_code=status.HTTP_201_CREATED,
+    response_model=OcoReferralRead,
+    responses={
+        404: {"model": Problem, "description": "No such case, or no referral with this reference in it."},
+        409: {"model": Problem, "description": "A step the referral's process does not allow now (allowed_steps)."},
+    },
+)
+async def record_referral_step(
+    case_id: str, reference: str, body: ReferralStepIn, ctx: PartnerCaseContext
+) -> OcoReferralRead:
+    """Record MEE Noord's step on a referral (its reference: the consent's id); publishes oco.referral-*."""
+    return await service.record_referral_step(ctx, case_id=case_id, reference=reference, step=body)

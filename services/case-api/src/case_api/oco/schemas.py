@@ -5,7 +5,16 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from case_api.households.models import Channel, Language, MemberRole
-from case_api.oco.models import ConsentMethod, OcoAnswer, OcoMoment, OfferChannel
+from case_api.oco.models import (
+    ConsentMethod,
+    ContactChannel,
+    OcoAnswer,
+    OcoMoment,
+    OfferChannel,
+    ReferralStatus,
+    ReferralStepKind,
+)
+from case_api.support.models import SupportKind
 
 
 class OcoOfferCreate(BaseModel):
@@ -63,6 +72,46 @@ class OcoOfferRead(BaseModel):
     recorded_by: str
 
 
+class ReferralStepIn(BaseModel):
+    """What MEE Noord reports about a referral (forwarded by the partner gateway, or recorded by staff)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: ReferralStepKind
+    occurred_on: date = Field(
+        description="The day of the step: accepted, contacted, support started or ended, declined."
+    )
+    channel: ContactChannel | None = Field(
+        default=None, description="contact_made only: how the household was reached."
+    )
+    support_kind: SupportKind | None = Field(default=None, description="support_started only: the kind of support.")
+
+
+class ReferralStepRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    kind: ReferralStepKind
+    occurred_on: date
+    channel: ContactChannel | None
+    support_kind: SupportKind | None
+    support_id: str | None = Field(description="The case's support the step started or ended, if it did.")
+    recorded_by: str
+    recorded_at: datetime
+
+
+class OcoReferralRead(BaseModel):
+    """A referral to MEE Noord: one per recorded consent, found by its reference (the consent's id, which the
+    partner gateway sends MEE Noord as the referral's `reference`), with MEE Noord's steps so far."""
+
+    reference: str = Field(description="The referral's reference: the id of the consent it rests on.")
+    case_id: str
+    consent_withdrawn: bool
+    status: ReferralStatus
+    allowed_steps: list[ReferralStepKind] = Field(description="The steps the referral can take next.")
+    steps: list[ReferralStepRead]
+
+
 class OcoOverview(BaseModel):
     """Every offer with its answer, the consents, and what R8 still asks for."""
 
@@ -73,6 +122,7 @@ class OcoOverview(BaseModel):
     due_moments: list[OcoMoment] = Field(description="R8 moments at which an offer is due now.")
     offers: list[OcoOfferRead]
     consents: list[OcoConsentRead]
+    referrals: list[OcoReferralRead] = Field(description="The referral of each consent, with MEE Noord's steps.")
 
 
 class ReferralConsent(BaseModel):

@@ -2,7 +2,7 @@
 an acceptance only with a recorded consent, the one thing that lets personal data go to MEE Noord (R9)."""
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +15,16 @@ from case_api.cases.service import CASE_FILE, load_case, transition
 from case_api.context import Context
 from case_api.events import emit
 from case_api.households.models import MemberRole, is_minor
-from case_api.oco.models import NOTIFICATION_MOMENT, OcoAnswer, OcoConsent, OcoMoment, OcoOffer
+from case_api.oco.models import (
+    NOTIFICATION_MOMENT,
+    OcoAnswer,
+    OcoConsent,
+    OcoMoment,
+    OcoOffer,
+    OcoReferralStep,
+    ReferralStatus,
+    ReferralStepKind,
+)
 from case_api.oco.repository import OcoRepository
 from case_api.oco.schemas import (
     HouseholdComposition,
@@ -25,11 +34,17 @@ from case_api.oco.schemas import (
     OcoOfferRead,
     OcoOverview,
     OcoReferral,
+    OcoReferralRead,
     ReferralAddress,
     ReferralConsent,
     ReferralContact,
     ReferralName,
+    ReferralStepIn,
+    ReferralStepRead,
 )
+from case_api.support import service as support_service
+from case_api.support.repository import SupportRepository
+from case_api.support.schemas import SupportEnd, SupportStart
 from service_kit.auth import Role
 from service_kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 
@@ -199,6 +214,7 @@ async def read_oco(ctx: Context, *, case_id: str) -> OcoOverview:
         ),
         offers=[OcoOfferRead.model_validate(offer) for offer in offers],
         consents=[OcoConsentRead.model_validate(consent) for consent in consents],
+        referrals=_referrals(consents, await repository.referral_steps(case.id)),
     )
 
 
@@ -252,3 +268,186 @@ async def read_referral(ctx: Context, *, case_id: str, consent_id: str) -> OcoRe
         household=HouseholdComposition(adults=len(household.members) - minors, minors=minors),
         eviction_date=case.eviction_date,
     )
+
+
+# --- MEE Noord's steps on a referral -------------------------------------------------------------------------
+
+# The referral's own process, as data: for each step MEE Noord reports, the statuses it may come from and the
+# status it leads to. A referral starts `referred` (the consent was recorded and the gateway sends the referral).
+REFERRAL_PROCESS: Mapping[ReferralStepKind, Mapping[ReferralStatus, ReferralStatus]] = {
+    ReferralStepKind.accepted: {ReferralStatus.referred: ReferralStatus.accepted},
+    ReferralStepKind.contact_made: {
+        ReferralStatus.accepted: ReferralStatus.in_contact,
+        ReferralStatus.in_contact: ReferralStatus.in_contact,
+        ReferralStatus.in_support: ReferralStatus.in_support,
+    },
+    ReferralStepKind.support_started: {
+        ReferralStatus.accepted: ReferralStatus.in_support,
+        ReferralStatus.in_contact: ReferralStatus.in_support,
+    },
+    ReferralStepKind.support_ended: {ReferralStatus.in_support: ReferralStatus.support_ended},
+    ReferralStepKind.declined: {
+        ReferralStatus.referred: ReferralStatus.declined,
+        ReferralStatus.accepted: ReferralStatus.declined,
+        ReferralStatus.in_contact: ReferralStatus.declined,
+    },
+}
+# Steps that act on the household's consent: not once it is withdrawn (R9). Ending or declining still may.
+ACTING_ON_CONSENT = frozenset(
+    {ReferralStepKind.accepted, ReferralStepKind.contact_made, ReferralStepKind.support_started}
+)
+# The event of each step (schemas/.../oco.referral-*.v1.schema.json) and the name of its date there.
+STEP_EVENTS: Mapping[ReferralStepKind, tuple[str, str]] = {
+    ReferralStepKind.accepted: ("oco.referral-accepted", "accepted_on"),
+    ReferralStepKind.contact_made: ("oco.referral-contact-made", "contacted_on"),
+    ReferralStepKind.support_started: ("oco.referral-support-started", "started_on"),
+    ReferralStepKind.support_ended: ("oco.referral-support-ended", "ended_on"),
+    ReferralStepKind.declined: ("oco.referral-declined", "declined_on"),
+}
+
+
+def referral_status(steps: Sequence[OcoReferralStep]) -> ReferralStatus:
+    """Where a referral stands after its steps, in the order recorded."""
+    status = ReferralStatus.referred
+    for step in steps:
+        status = REFERRAL_PROCESS[step.kind][status]
+    return status
+
+
+def allowed_steps(status: ReferralStatus) -> list[ReferralStepKind]:
+    return [kind for kind, sources in REFERRAL_PROCESS.items() if status in sources]
+
+
+def _referral_read(consent: OcoConsent, steps: Sequence[OcoReferralStep]) -> OcoReferralRead:
+    status = referral_status(steps)
+    return OcoReferralRead(
+        reference=consent.id,
+        case_id=consent.case_id,
+        consent_withdrawn=consent.withdrawn_at is not None,
+        status=status,
+        allowed_steps=allowed_steps(status),
+        steps=[ReferralStepRead.model_validate(step) for step in steps],
+    )
+
+
+def _referrals(consents: Sequence[OcoConsent], steps: Sequence[OcoReferralStep]) -> list[OcoReferralRead]:
+    return [_referral_read(consent, [step for step in steps if step.consent_id == consent.id]) for consent in consents]
+
+
+def _check_step_fields(step: ReferralStepIn) -> None:
+    """Each step carries its own facts only: how contact was made, the kind of support started."""
+    if step.kind is ReferralStepKind.contact_made and step.channel is None:
+        raise Unprocessable("contact_made names the channel the household was reached through", field="channel")
+    if step.kind is not ReferralStepKind.contact_made and step.channel is not None:
+        raise Unprocessable(f"channel belongs to contact_made, not to {step.kind.value}", field="channel")
+    if step.kind is ReferralStepKind.support_started and step.support_kind is None:
+        raise Unprocessable("support_started names the kind of support", field="support_kind")
+    if step.kind is not ReferralStepKind.support_started and step.support_kind is not None:
+        raise Unprocessable(f"support_kind belongs to support_started, not to {step.kind.value}", field="support_kind")
+
+
+async def record_referral_step(ctx: Context, *, case_id: str, reference: str, step: ReferralStepIn) -> OcoReferralRead:
+    """A step MEE Noord reports on the referral `reference` (the consent's id): the referral's process decides
+    which step may follow which (409 naming the allowed steps). Support started through the referral starts the
+    case's support of that kind unless one runs already; its end ends the support the referral started."""
+    _check_step_fields(step)
+    if step.occurred_on > ctx.today():
+        raise Unprocessable(
+            f"occurred_on cannot lie in the future (today is {ctx.today().isoformat()})", field="occurred_on"
+        )
+    case = await load_case(ctx, case_id, for_update=True)
+    repository = OcoRepository(ctx.session)
+    consent = await repository.consent(case_id=case.id, consent_id=reference)
+    if consent is None:
+        raise NotFound(
+            f"no referral {reference} in this case (a referral's reference is its consent's id)", field="reference"
+        )
+    transition(ctx, case, Action.record_oco_referral_step)
+    if step.occurred_on < consent.given_at.date():
+        raise Unprocessable(
+            f"occurred_on lies before the referral's consent ({consent.given_at.date().isoformat()})",
+            field="occurred_on",
+        )
+    if step.kind in ACTING_ON_CONSENT and consent.withdrawn_at is not None:
+        raise Conflict(
+            f"the household withdrew the consent of this referral at {consent.withdrawn_at.isoformat()}: "
+            f"{step.kind.value} cannot be recorded on it any more (R9)",
+            field="reference",
+        )
+    earlier = [other for other in await repository.referral_steps(case.id) if other.consent_id == consent.id]
+    status = referral_status(earlier)
+    if status not in REFERRAL_PROCESS[step.kind]:
+        allowed = allowed_steps(status)
+        raise Conflict(
+            f"{step.kind.value} is not possible for a referral that is {status.value}; allowed: "
+            f"{', '.join(kind.value for kind in allowed) or 'nothing (the referral is over)'}",
+            field="kind",
+            referral_status=status.value,
+            allowed_steps=[kind.value for kind in allowed],
+        )
+    record = OcoReferralStep(
+        id=str(uuid.uuid4()),
+        case_id=case.id,
+        consent_id=consent.id,
+        position=len(earlier) + 1,
+        kind=step.kind,
+        occurred_on=step.occurred_on,
+        channel=step.channel,
+        support_kind=step.support_kind,
+        recorded_by=ctx.principal.subject,
+        recorded_at=ctx.clock.now(),
+    )
+    if step.kind is ReferralStepKind.support_started:
+        record.support_id = await _start_support(ctx, case_id=case.id, step=step)
+    elif step.kind is ReferralStepKind.support_ended:
+        record.support_id = await _end_support(ctx, case_id=case.id, earlier=earlier, ended_on=step.occurred_on)
+    repository.add(record)
+    ctx.log_processing(activity=CASE_FILE, case_id=case.id, operation=Operation.write)
+    event, date_name = STEP_EVENTS[step.kind]
+    data: dict[str, object] = {"consent_id": consent.id, date_name: step.occurred_on.isoformat()}
+    if step.channel is not None:
+        data["channel"] = step.channel.value
+    if step.support_kind is not None:
+        data["kind"] = step.support_kind.value
+    if record.support_id is not None:
+        data["support_id"] = record.support_id
+    emit(ctx, case=case, event=event, data=data)
+    await ctx.session.flush()
+    return _referral_read(consent, [*earlier, record])
+
+
+async def _start_support(ctx: Context, *, case_id: str, step: ReferralStepIn) -> str | None:
+    """The case's support of the step's kind, started on its day (support.started); None when one of that kind
+    runs already (MEE Noord's report is recorded on the referral, the running support stays as it is)."""
+    assert step.support_kind is not None  # _check_step_fields
+    if step.support_kind in await SupportRepository(ctx.session).active_kinds(case_id):
+        return None
+    started = await support_service.start_support(
+        ctx, case_id=case_id, request=SupportStart(kind=step.support_kind, started_on=step.occurred_on)
+    )
+    await ctx.session.flush()  # the step refers to the support's row
+    return started.id
+
+
+async def _end_support(ctx: Context, *, case_id: str, earlier: Sequence[OcoReferralStep], ended_on: date) -> str | None:
+    """The end of the support the referral started, if it did and it still runs (support.ended)."""
+    started = next((step for step in reversed(earlier) if step.kind is ReferralStepKind.support_started), None)
+    if started is None or started.support_id is None:
+        return None
+    trajectory = await SupportRepository(ctx.session).get(case_id=case_id, support_id=started.support_id)
+    if trajectory is None or trajectory.ended_on is not None:
+        return None
+    await support_service.end_support(
+        ctx,
+        case_id=case_id,
+        support_id=trajectory.id,
+        request=SupportEnd(ended_on=ended_on, end_reason="ended as MEE Noord reported on the referral"),
+    )
+    return trajectory.id
+
+
+async def list_referrals(ctx: Context, *, case_id: str) -> list[OcoReferralRead]:
+    case = await load_case(ctx, case_id)
+    repository = OcoRepository(ctx.session)
+    ctx.log_processing(activity=CASE_FILE, case_id=case.id, operation=Operation.read)
+    return _referrals(await repository.consents(case.id), await repository.referral_steps(case.id))

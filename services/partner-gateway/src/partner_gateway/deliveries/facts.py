@@ -117,6 +117,9 @@ def apply(facts: Facts, event: CloudEvent) -> Facts:
         return replace(
             facts, second_chance_request={"request_id": data["request_id"], "requested_on": data["requested_on"]}
         )
+    if name == "second-chance-agreement.offered":
+        # The corporation offered one: the request to offer a second-chance agreement was answered.
+        return replace(facts, second_chance_request=None)
     if name == "contact-person.assigned":
         return replace(facts, contact_person_kind=data["contact_kind"])
     if name == "eviction.postponed":

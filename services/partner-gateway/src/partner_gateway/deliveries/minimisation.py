@@ -366,8 +366,9 @@ def with_contact_person(stored: Mapping[str, Any], answer: Mapping[str, Any] | N
 
 def referral_body(stored: Mapping[str, Any], answer: Mapping[str, Any]) -> dict[str, Any]:
     """The referral MEE Noord receives: the stored body (no personal data) with case-api's answer as its data,
-    kept to REFERRAL_FIELDS."""
-    return {**stored, "data": pick(answer, REFERRAL_FIELDS)}
+    kept to REFERRAL_FIELDS, and the referral's `reference` (its consent's id) that MEE Noord's messages about it
+    carry as their `reference`."""
+    return {**stored, "data": {"reference": stored["data"]["consent_id"], **pick(answer, REFERRAL_FIELDS)}}
 
 
 def pick(value: Any, shape: Any) -> Any:

@@ -25,6 +25,7 @@ from partner_gateway.deliveries import facts
 from partner_gateway.deliveries.minimisation import (
     REFERRAL_TYPE,
     event_name,
+    is_referral,
     may_receive,
     minimise,
     needs_contact_person,
@@ -94,6 +95,10 @@ async def fan_out(session: AsyncSession, *, event: CloudEvent, clock: Clock) -> 
         if not sends(partner.kind, event, before):
             continue
         body = minimise(partner.kind, event, before)
+        if is_referral(partner.kind, event.type):
+            await _map_referral(
+                session, partner_id=partner.id, reference=body["data"]["consent_id"], case_id=event.subject, now=now
+            )
         deliveries.append(
             _new_delivery(
                 session,
@@ -105,6 +110,16 @@ async def fan_out(session: AsyncSession, *, event: CloudEvent, clock: Clock) -> 
             )
         )
     return deliveries
+
+
+async def _map_referral(session: AsyncSession, *, partner_id: str, reference: str, case_id: str, now: datetime) -> None:
+    """A referral's reference (its consent's id, sent as `data.reference`) maps to its case, so that MEE Noord's
+    messages about the referral find it (inbound/forwarding.py)."""
+    if await session.get(ReferenceMap, (partner_id, reference)) is None:
+        session.add(
+            ReferenceMap(partner_id=partner_id, reference=reference, case_id=case_id, created_at=now, updated_at=now)
+        )
+        await session.flush()  # a second subscription of the partner finds it
 
 
 async def link_case(session: AsyncSession, *, partner_id: str, case_id: str, now: datetime) -> list[Delivery]:

@@ -8,6 +8,7 @@ to the case is documented per type in docs/partners.md ("What each message does"
 """
 
 import logging
+import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -40,6 +41,8 @@ ROUTES: Mapping[str, str] = {
     "execute_eviction": "/v1/cases/{case_id}/eviction/execute",
     "support": "/v1/cases/{case_id}/support",
     "arrears_cleared": "/v1/cases/{case_id}/signals/arrears-cleared",
+    "second_chance_agreement": "/v1/cases/{case_id}/second-chance-agreements",
+    "oco_referral_step": "/v1/cases/{case_id}/oco-referrals/{reference}/steps",
 }
 
 
@@ -58,7 +61,8 @@ class Forward:
 
     @property
     def path(self) -> str:
-        return ROUTES[self.route].format(case_id=self.case_id, **self.params)
+        params = {name: urllib.parse.quote(value, safe="") for name, value in self.params.items()}
+        return ROUTES[self.route].format(case_id=self.case_id, **params)
 
 
 @dataclass(frozen=True)
@@ -165,7 +169,8 @@ def unknown_reference(inbound: Inbound, hint: str) -> Settle:
 
 async def _own_case(inbound: Inbound) -> str | None:
     """The case the partner's own reference maps to: a corporation's tenancy reference (its arrears message
-    opened or joined the case) or MEE Noord's referral reference (the referral the gateway sent it)."""
+    opened or joined the case) or MEE Noord's referral reference (the `reference` of the referral the gateway
+    sent it, mapped when the referral was queued: deliveries.service.fan_out)."""
     return await InboundRepository(inbound.session).case_of(inbound.partner.id, inbound.message.reference)
 
 
@@ -208,6 +213,23 @@ def corporation_message(step: CorporationStep) -> Planner:
 
 
 BailiffStep = Callable[[Inbound, str], Forward]
+
+ReferralStep = Callable[[Inbound, str], Forward]
+
+
+def referral_message(step: ReferralStep) -> Planner:
+    """MEE Noord's message about a referral the gateway sent it, named by the referral's `reference`."""
+
+    async def plan(inbound: Inbound) -> Plan:
+        case_id = await _own_case(inbound)
+        if case_id is None:
+            return unknown_reference(
+                inbound, "send the reference of the referral you received (data.reference of its webhook)"
+            )
+        return step(inbound, case_id)
+
+    plan.__doc__ = step.__doc__
+    return plan
 
 
 def bailiff_message(step: BailiffStep) -> Planner:
@@ -311,16 +333,43 @@ def _executed(inbound: Inbound, case_id: str) -> Forward:
     )
 
 
-async def not_forwarded_yet(inbound: Inbound) -> Plan:
-    """A type case-api does not take from partners yet: kept by the gateway, the case does not change."""
-    return Settle(
-        InboundStatus.processed,
-        {
-            "case_id": await _own_case(inbound),
-            "forwarded": False,
-            "detail": f"{inbound.message.type} is kept by the gateway; case-api does not take it from partners yet",
-        },
-    )
+def _second_chance(inbound: Inbound, case_id: str) -> Forward:
+    """second-chance-agreement.offered: the agreement is recorded; with signed_on it is signed, which averts a
+    threatened or scheduled eviction."""
+    data = inbound.data
+    body = {"offered_on": data["offered_on"], "partner_id": inbound.partner.id}
+    effect = "second_chance_agreement_offered"
+    if "signed_on" in data:
+        body["signed_on"] = data["signed_on"]
+        effect = "second_chance_agreement_signed"
+    fields = {"offered_on": "data.offered_on", "signed_on": "data.signed_on"}
+    return Forward("second_chance_agreement", body, case_id, effect=effect, fields=fields)
+
+
+def _referral_step(kind: str, date_field: str, **extra: str) -> ReferralStep:
+    """A step of MEE Noord's on the referral: `date_field` of the message is the step's day; `extra` maps further
+    fields of case-api's body to the message's."""
+
+    def step(inbound: Inbound, case_id: str) -> Forward:
+        data = inbound.data
+        body = {"kind": kind, "occurred_on": data[date_field]}
+        body.update({name: data[source] for name, source in extra.items()})
+        fields = {
+            "occurred_on": f"data.{date_field}",
+            "reference": "reference",
+            **{name: f"data.{source}" for name, source in extra.items()},
+        }
+        return Forward(
+            "oco_referral_step",
+            body,
+            case_id,
+            effect=f"referral_{kind}",
+            params={"reference": inbound.message.reference},
+            fields=fields,
+        )
+
+    step.__doc__ = f"{kind}: recorded on the case's OCO referral (the referral's process decides what may follow)."
+    return step
 
 
 PLANNERS: Mapping[str, Planner] = {
@@ -328,7 +377,7 @@ PLANNERS: Mapping[str, Planner] = {
     "arrears.reported": plan_arrears_reported,
     "arrears.cleared": corporation_message(_arrears_cleared),
     "payment-arrangement.agreed": corporation_message(_payment_arrangement),
-    "second-chance-agreement.offered": not_forwarded_yet,
+    "second-chance-agreement.offered": corporation_message(_second_chance),
     "eviction.requested": corporation_message(_eviction_requested),
     # bailiff
     "summons.served": bailiff_message(_summons),
@@ -338,11 +387,11 @@ PLANNERS: Mapping[str, Planner] = {
     "eviction.cancelled": bailiff_message(_cancelled),
     "eviction.executed": bailiff_message(_executed),
     # MEE Noord (client support)
-    "referral.accepted": not_forwarded_yet,
-    "contact.made": not_forwarded_yet,
-    "support.started": not_forwarded_yet,
-    "support.ended": not_forwarded_yet,
-    "referral.declined": not_forwarded_yet,
+    "referral.accepted": referral_message(_referral_step("accepted", "accepted_on")),
+    "contact.made": referral_message(_referral_step("contact_made", "contacted_on", channel="channel")),
+    "support.started": referral_message(_referral_step("support_started", "started_on", support_kind="kind")),
+    "support.ended": referral_message(_referral_step("support_ended", "ended_on")),
+    "referral.declined": referral_message(_referral_step("declined", "declined_on")),
 }
 
 
@@ -403,12 +452,17 @@ def _answer_field(answer: CaseApiAnswer, name: str) -> Any:
     return answer.body.get(name) if isinstance(answer.body, dict) else None
 
 
+# What of case-api's problem a partner reads: allowed_actions for a step the case's process forbids, allowed_steps
+# for one a referral's process forbids.
+PROBLEM_KEYS = ("title", "detail", "field", "allowed_actions", "allowed_steps")
+
+
 def _problem_of(answer: CaseApiAnswer, fields: Mapping[str, str]) -> dict[str, Any]:
     """What case-api said, as far as the partner may read it: its problem's title, detail, field (as the message
-    names it) and allowed actions."""
+    names it) and allowed actions or steps."""
     if not isinstance(answer.body, dict):
         return {}
-    problem = {key: answer.body[key] for key in ("title", "detail", "field", "allowed_actions") if key in answer.body}
+    problem = {key: answer.body[key] for key in PROBLEM_KEYS if key in answer.body}
     errors = answer.body.get("errors")
     if "field" not in problem and isinstance(errors, list) and errors and isinstance(errors[0], dict):
         problem["field"] = errors[0].get("field")  # a validation error: the first field it names

@@ -50,7 +50,8 @@ class InboundMessage(Base):
 
 
 class ReferenceMap(Base):
-    """A partner's own reference (a corporation's tenancy reference, a bailiff's file number) and its case."""
+    """A partner's own reference (a corporation's tenancy reference, a bailiff's file number, the reference of a
+    referral the gateway sent MEE Noord) and its case."""
 
     __tablename__ = "reference_map"
 
