@@ -3,8 +3,6 @@ dates and roles, contact details, mail address, language, preferred channel, BSN
 `has_minors`, the case's priority and its tasks (R10) in the same transaction; every change publishes
 household.updated with no personal data (which parts changed, minors yes/no, language, reachable channels)."""
 
-import uuid
-
 from case_api.audit.models import Operation
 from case_api.cases.models import Case, Stage
 from case_api.cases.repository import CaseRepository
@@ -12,9 +10,9 @@ from case_api.cases.service import CASE_FILE, compute_priority, load_case
 from case_api.context import Context
 from case_api.errors import Gone
 from case_api.events import emit
-from case_api.households.models import Channel, Household, Member, normalise_address_key
+from case_api.households.models import Channel, Household, normalise_address_key
 from case_api.households.schemas import HouseholdIn, HouseholdRead
-from case_api.households.service import has_minors, read_household
+from case_api.households.service import display_postcode, has_minors, new_members, read_household
 from case_api.tasks.service import recompute_tasks
 from service_kit.errors import Conflict
 
@@ -56,8 +54,7 @@ async def update_case_household(ctx: Context, *, case_id: str, request: Househol
 
 def _apply(ctx: Context, household: Household, request: HouseholdIn) -> list[str]:
     changed: list[str] = []
-    postcode = request.postcode.replace(" ", "")
-    address = (request.street, request.house_number, request.house_number_suffix, postcode[:4] + " " + postcode[4:])
+    address = (request.street, request.house_number, request.house_number_suffix, display_postcode(request.postcode))
     if (*address, request.city) != (
         household.street,
         household.house_number,
@@ -90,19 +87,7 @@ def _apply(ctx: Context, household: Household, request: HouseholdIn) -> list[str
         changed.append("bsn")
     wanted = [(m.role, m.initials, m.given_name, m.surname_prefix, m.surname, m.birth_date) for m in request.members]
     if wanted != _members_of(household):
-        household.members = [
-            Member(
-                id=str(uuid.uuid4()),
-                position=position,
-                role=member.role,
-                initials=member.initials,
-                given_name=member.given_name,
-                surname_prefix=member.surname_prefix,
-                surname=member.surname,
-                birth_date=member.birth_date,
-            )
-            for position, member in enumerate(request.members)
-        ]
+        household.members = new_members(request)
         changed.append("members")
     return changed
 

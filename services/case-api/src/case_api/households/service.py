@@ -12,13 +12,36 @@ from service_kit.auth import Role
 ROLES_SEEING_FULL_BSN = frozenset({Role.debt_counsellor})
 
 
+def display_postcode(postcode: str) -> str:
+    """A postcode written as 8911AB or 8911 AB, as 8911 AB."""
+    compact = postcode.replace(" ", "")
+    return compact[:4] + " " + compact[4:]
+
+
+def new_members(request: HouseholdIn) -> list[Member]:
+    """The request's members as new rows, in its order."""
+    return [
+        Member(
+            id=str(uuid.uuid4()),
+            position=position,
+            role=member.role,
+            initials=member.initials,
+            given_name=member.given_name,
+            surname_prefix=member.surname_prefix,
+            surname=member.surname,
+            birth_date=member.birth_date,
+        )
+        for position, member in enumerate(request.members)
+    ]
+
+
 def build_household(ctx: Context, request: HouseholdIn) -> Household:
     household = Household(
         id=str(uuid.uuid4()),
         street=request.street,
         house_number=request.house_number,
         house_number_suffix=request.house_number_suffix,
-        postcode=request.postcode.replace(" ", "")[:4] + " " + request.postcode.replace(" ", "")[4:],
+        postcode=display_postcode(request.postcode),
         city=request.city,
         address_key=normalise_address_key(request.postcode, request.house_number, request.house_number_suffix),
         mail_address=request.mail_address,
@@ -29,19 +52,7 @@ def build_household(ctx: Context, request: HouseholdIn) -> Household:
         bsn_token=ctx.vault.encrypt(request.bsn) if request.bsn else None,
         bsn_index=ctx.vault.blind_index(request.bsn) if request.bsn else None,
         created_at=ctx.clock.now(),
-        members=[
-            Member(
-                id=str(uuid.uuid4()),
-                position=position,
-                role=member.role,
-                initials=member.initials,
-                given_name=member.given_name,
-                surname_prefix=member.surname_prefix,
-                surname=member.surname,
-                birth_date=member.birth_date,
-            )
-            for position, member in enumerate(request.members)
-        ],
+        members=new_members(request),
     )
     ctx.session.add(household)
     return household
