@@ -33,6 +33,15 @@ ASSESSMENT = {
 }
 
 
+def unique_bsn() -> str:
+    """A fictitious BSN that passes the eleven-test, unlikely to be another test's."""
+    while True:
+        digits = [int(d) for d in f"{uuid.uuid4().int % 10**8:08d}"]
+        check = sum(d * (9 - i) for i, d in enumerate(digits)) % 11
+        if check < 10 and digits[0] != 0:
+            return "".join(map(str, digits)) + str(check)
+
+
 def unique_address() -> dict[str, str]:
     return {"postcode": f"{1000 + uuid.uuid4().int % 9000} HH", "house_number": str(1 + uuid.uuid4().int % 10**9)}
 
@@ -170,3 +179,172 @@ async def test_the_gateways_service_role_does_not_change_a_household(case_api_cl
     async with case_api_client(**GATEWAY) as gateway:
         refused = await gateway.put(f"/v1/cases/{case_id}/household", json=household)
     assert refused.status_code == 403, refused.text
+
+
+async def test_members_added_changed_and_removed_one_by_one(case_api_client: Client, sessions: Sessions) -> None:
+    """Per-member operations take the same path as PUT: has_minors, priority, R10 at once, household.updated."""
+    case_id, _ = await partner_opened_case(case_api_client)
+    async with case_api_client(roles=("outreach_worker",)) as staff:
+        scheduled = await staff.post(
+            f"/v1/cases/{case_id}/eviction/schedule", json={"eviction_date": "2026-04-20", "served_on": "2026-03-02"}
+        )
+        assert scheduled.status_code == 200, scheduled.text
+        read = await staff.get(f"/v1/cases/{case_id}/household")
+        assert read.headers["etag"] == f'"{read.json()["version"]}"'
+        tenant_id = read.json()["members"][0]["id"]
+
+        added = await staff.post(
+            f"/v1/cases/{case_id}/household/members",
+            json={"role": "other", "given_name": "Kind1", "surname": "Testhuis"},
+            headers={"if-match": read.headers["etag"]},
+        )
+        assert added.status_code == 201, added.text
+        child_id = added.headers["location"].rsplit("/", 1)[-1]
+        assert [m["id"] for m in added.json()["members"]] == [tenant_id, child_id]
+        assert added.headers["etag"] != read.headers["etag"]
+        assert (await staff.get(f"/v1/cases/{case_id}")).json()["has_minors"] is False
+
+        born = await staff.patch(
+            f"/v1/cases/{case_id}/household/members/{child_id}",
+            json={"role": "child", "birth_date": "2022-03-04"},
+            headers={"if-match": added.headers["etag"]},
+        )
+        assert born.status_code == 200, born.text
+        assert [(m["role"], m["minor"], m["given_name"]) for m in born.json()["members"]][1] == (
+            "child",
+            True,
+            "Kind1",
+        )
+        case = (await staff.get(f"/v1/cases/{case_id}")).json()
+        assert (case["has_minors"], case["priority"]) == (True, "highest")
+        assert "child_rights_assessment:2026-04-20" in await open_tasks(sessions, case_id)  # R10 at once
+
+        unchanged = await staff.patch(f"/v1/cases/{case_id}/household/members/{child_id}", json={"role": "child"})
+        assert unchanged.status_code == 200, unchanged.text
+        assert unchanged.headers["etag"] == born.headers["etag"]  # nothing changed: no new version, no event
+
+        removed = await staff.delete(
+            f"/v1/cases/{case_id}/household/members/{child_id}", headers={"if-match": born.headers["etag"]}
+        )
+        assert removed.status_code == 200, removed.text
+        assert [m["id"] for m in removed.json()["members"]] == [tenant_id]
+        case = (await staff.get(f"/v1/cases/{case_id}")).json()
+        assert (case["has_minors"], case["priority"]) == (False, "normal")
+        assert not any(p.startswith("child_rights") for p in await open_tasks(sessions, case_id))
+
+        last = await staff.delete(f"/v1/cases/{case_id}/household/members/{tenant_id}")
+        assert last.status_code == 409, last.text
+        assert last.json()["field"] == "member_id"
+        gone = await staff.patch(f"/v1/cases/{case_id}/household/members/{child_id}", json={"surname": "X"})
+        assert (gone.status_code, gone.json()["field"]) == (404, "member_id")
+
+    published = await events(sessions, case_id, "household.updated")
+    assert [(e["has_minors"], e["changed"]) for e in published] == [
+        (False, ["members"]),
+        (True, ["members"]),
+        (False, ["members"]),
+    ]
+    async with sessions() as session:
+        raw = [row.payload for row in await session.scalars(select(OutboxRecord).where(OutboxRecord.key == case_id))]
+    assert not any("Kind1" in str(payload) or "2022-03-04" in str(payload) for payload in raw)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"birth_date": "not-a-date"}, "birth_date"),
+        ({"role": None}, "role"),
+        ({"role": "uncle"}, "role"),
+        ({"nickname": "x"}, "nickname"),
+        ({"surname": "a\x00b"}, "surname"),
+    ],
+)
+async def test_bad_member_change_names_the_field(
+    case_api_client: Client, sessions: Sessions, change: dict[str, object], field: str
+) -> None:
+    case_id, _ = await partner_opened_case(case_api_client)
+    async with case_api_client(roles=("outreach_worker",)) as staff:
+        tenant_id = (await staff.get(f"/v1/cases/{case_id}/household")).json()["members"][0]["id"]
+        refused = await staff.patch(f"/v1/cases/{case_id}/household/members/{tenant_id}", json=change)
+        empty = await staff.patch(f"/v1/cases/{case_id}/household/members/{tenant_id}", json={})
+        bad_add = await staff.post(f"/v1/cases/{case_id}/household/members", json={"role": "child", **change})
+    for answer in (refused, bad_add):
+        assert answer.status_code == 422, answer.text
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert field in {error["field"].rsplit(".", 1)[-1] for error in answer.json()["errors"]}
+    assert empty.status_code == 422, empty.text
+    assert await events(sessions, case_id, "household.updated") == []
+
+
+async def test_a_change_on_a_household_read_before_another_change_is_refused(
+    case_api_client: Client, sessions: Sessions
+) -> None:
+    """Optimistic concurrency: two caseworkers read version 1; the second change is refused with 412."""
+    case_id, household = await partner_opened_case(case_api_client)
+    async with case_api_client(roles=("outreach_worker",)) as staff:
+        read = await staff.get(f"/v1/cases/{case_id}/household")
+        seen = read.headers["etag"]
+        tenant_id = read.json()["members"][0]["id"]
+        first = await staff.put(
+            f"/v1/cases/{case_id}/household", json={**household, "language": "fy"}, headers={"if-match": seen}
+        )
+        assert first.status_code == 200, first.text
+        for answer in (
+            await staff.put(
+                f"/v1/cases/{case_id}/household", json={**household, "language": "en"}, headers={"if-match": seen}
+            ),
+            await staff.post(
+                f"/v1/cases/{case_id}/household/members", json={"role": "child"}, headers={"if-match": seen}
+            ),
+            await staff.patch(
+                f"/v1/cases/{case_id}/household/members/{tenant_id}",
+                json={"initials": "Q."},
+                headers={"if-match": seen},
+            ),
+            await staff.delete(f"/v1/cases/{case_id}/household/members/{tenant_id}", headers={"if-match": seen}),
+        ):
+            assert answer.status_code == 412, answer.text
+            assert answer.headers["content-type"].startswith("application/problem+json")
+            assert (answer.json()["field"], answer.json()["etag"]) == ("If-Match", first.headers["etag"])
+        star = await staff.put(
+            f"/v1/cases/{case_id}/household", json={**household, "language": "en"}, headers={"if-match": "*"}
+        )
+        assert star.status_code == 200, star.text
+        now = (await staff.get(f"/v1/cases/{case_id}/household")).json()
+    assert now["language"] == "en"
+    assert [e["language"] for e in await events(sessions, case_id, "household.updated")] == ["fy", "en"]
+
+
+async def test_moving_a_household_onto_another_open_cases_address_is_refused(
+    case_api_client: Client, sessions: Sessions
+) -> None:
+    """R2: one open case per household. The 409 names the other case's id, nothing of its household."""
+    other_id, other = await partner_opened_case(case_api_client)
+    case_id, household = await partner_opened_case(case_api_client)
+    bsn = unique_bsn()
+    same_place = {key: other[key] for key in ("street", "house_number", "postcode", "city")}
+    async with case_api_client(roles=("outreach_worker",)) as staff:
+        clash = await staff.put(
+            f"/v1/cases/{case_id}/household",
+            json={**household, **same_place, "postcode": other["postcode"].replace(" ", "")},
+        )
+        assert clash.status_code == 409, clash.text
+        problem = clash.json()
+        assert (problem["field"], problem["case_id"]) == ("postcode", other_id)
+        for text in ("Jelle", "Testhuis", other["postcode"], "Proefstraat"):
+            assert text not in clash.text, text
+        with_bsn = await staff.put(f"/v1/cases/{other_id}/household", json={**other, "bsn": bsn})
+        assert with_bsn.status_code == 200, with_bsn.text
+        same_bsn = await staff.put(f"/v1/cases/{case_id}/household", json={**household, "bsn": bsn})
+        assert (same_bsn.status_code, same_bsn.json().get("field")) == (409, "bsn"), same_bsn.text
+        assert bsn not in same_bsn.text
+        unchanged = (await staff.get(f"/v1/cases/{case_id}/household")).json()
+    assert (unchanged["postcode"], unchanged["bsn"]) == (household["postcode"], None)
+    assert await events(sessions, case_id, "household.updated") == []
+
+    async with case_api_client(roles=("team_lead",)) as lead:
+        closed = await lead.post(f"/v1/cases/{other_id}/close", json={"outcome_code": "no_help_wanted"})
+        assert closed.status_code == 200, closed.text
+    async with case_api_client(roles=("outreach_worker",)) as staff:
+        moved = await staff.put(f"/v1/cases/{case_id}/household", json={**household, **same_place, "bsn": bsn})
+    assert moved.status_code == 200, moved.text  # the other case is closed: nothing clashes any more

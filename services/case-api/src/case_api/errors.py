@@ -10,3 +10,10 @@ class Gone(DomainError):
 
     status = HTTPStatus.GONE
     code = "gone"
+
+
+class PreconditionFailed(DomainError):
+    """412: the `If-Match` of a change names a version of the resource that is no longer current."""
+
+    status = HTTPStatus.PRECONDITION_FAILED
+    code = "precondition-failed"

@@ -36,3 +36,25 @@ class CaseRepository:
             if found:
                 return found
         return (await self._session.scalars(query.where(Household.address_key == address_key).limit(1))).first()
+
+    async def other_open_case_of(
+        self, *, household_id: str, address_key: str | None = None, bsn_index: str | None = None
+    ) -> tuple[Case, str] | None:
+        """R2 for a changed household: an open case of another household with `bsn_index` or at `address_key`,
+        and which of the two matched ("bsn" or "address")."""
+        query = (
+            select(Case)
+            .join(Household, Household.id == Case.household_id)
+            .where(Case.stage != Stage.closed, Household.id != household_id)
+            .order_by(Case.id)
+            .limit(1)
+        )
+        if bsn_index:
+            found = (await self._session.scalars(query.where(Household.bsn_index == bsn_index))).first()
+            if found:
+                return found, "bsn"
+        if address_key:
+            found = (await self._session.scalars(query.where(Household.address_key == address_key))).first()
+            if found:
+                return found, "address"
+        return None

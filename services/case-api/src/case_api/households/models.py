@@ -51,6 +51,8 @@ class Household(Base):
     bsn_index: Mapped[str | None] = mapped_column(String(64), index=True, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Raised by every change of the household or its members; the household read's ETag (If-Match, ADR 0013).
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     members: Mapped[list["Member"]] = relationship(
         back_populates="household", lazy="raise", cascade="all, delete-orphan", order_by="Member.position"

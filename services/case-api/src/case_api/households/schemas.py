@@ -2,12 +2,13 @@
 
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from case_api.households.models import Channel, Language, MemberRole
 from case_api.privacy.bsn import is_valid_bsn
 
 POSTCODE = r"^[1-9][0-9]{3} ?[A-Z]{2}$"
+MAX_MEMBERS = 20
 
 
 def storable_text(value: object) -> object:
@@ -33,6 +34,34 @@ class MemberIn(BaseModel):
     _storable = field_validator("initials", "given_name", "surname_prefix", "surname")(storable_text)
 
 
+class MemberPatch(BaseModel):
+    """A change of one member: only the fields sent change; `birth_date: null` clears a birth date."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: MemberRole | None = None
+    initials: str | None = Field(default=None, max_length=20)
+    given_name: str | None = Field(default=None, max_length=100)
+    surname_prefix: str | None = Field(default=None, max_length=20)
+    surname: str | None = Field(default=None, max_length=200)
+    birth_date: date | None = Field(default=None, description="Minors follow from it (R10); null clears it.")
+
+    _storable = field_validator("initials", "given_name", "surname_prefix", "surname")(storable_text)
+
+    @field_validator("role", "initials", "given_name", "surname_prefix", "surname", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("may be left out, not null")
+        return value
+
+    @model_validator(mode="after")
+    def _something(self) -> "MemberPatch":
+        if not self.model_fields_set:
+            raise ValueError("name at least one field to change")
+        return self
+
+
 class HouseholdIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -49,7 +78,7 @@ class HouseholdIn(BaseModel):
     preferred_channel: Channel = Channel.letter
     language: Language = Language.dutch
     bsn: str | None = Field(default=None, description="Optional; 9 digits passing the eleven-test (R15).")
-    members: list[MemberIn] = Field(min_length=1, max_length=20)
+    members: list[MemberIn] = Field(min_length=1, max_length=MAX_MEMBERS)
 
     _storable = field_validator("street", "house_number_suffix", "city", "mail_address", "email", "mobile", "bsn")(
         storable_text
@@ -90,3 +119,4 @@ class HouseholdRead(BaseModel):
     language: Language
     bsn: str | None = Field(description="Masked unless the caller's role needs the full number (R15).")
     members: list[MemberRead]
+    version: int = Field(description="Raised by every change; the ETag of GET /household, for If-Match (ADR 0013).")

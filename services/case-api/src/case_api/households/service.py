@@ -5,7 +5,7 @@ from datetime import date
 
 from case_api.context import Context
 from case_api.households.models import Household, Member, is_minor, normalise_address_key
-from case_api.households.schemas import HouseholdIn, HouseholdRead, MemberRead
+from case_api.households.schemas import HouseholdIn, HouseholdRead, MemberIn, MemberRead
 from service_kit.auth import Role
 
 # R15: only the debt counsellor works with the full BSN (debt arrangements need it); everyone else sees it masked.
@@ -18,21 +18,23 @@ def display_postcode(postcode: str) -> str:
     return compact[:4] + " " + compact[4:]
 
 
+def new_member(member: MemberIn, *, position: int) -> Member:
+    """One member as a new row at `position` in the household's order."""
+    return Member(
+        id=str(uuid.uuid4()),
+        position=position,
+        role=member.role,
+        initials=member.initials,
+        given_name=member.given_name,
+        surname_prefix=member.surname_prefix,
+        surname=member.surname,
+        birth_date=member.birth_date,
+    )
+
+
 def new_members(request: HouseholdIn) -> list[Member]:
     """The request's members as new rows, in its order."""
-    return [
-        Member(
-            id=str(uuid.uuid4()),
-            position=position,
-            role=member.role,
-            initials=member.initials,
-            given_name=member.given_name,
-            surname_prefix=member.surname_prefix,
-            surname=member.surname,
-            birth_date=member.birth_date,
-        )
-        for position, member in enumerate(request.members)
-    ]
+    return [new_member(member, position=position) for position, member in enumerate(request.members)]
 
 
 def build_household(ctx: Context, request: HouseholdIn) -> Household:
@@ -98,4 +100,5 @@ def read_household(ctx: Context, household: Household) -> HouseholdRead:
             )
             for member in household.members
         ],
+        version=household.version,
     )
