@@ -52,8 +52,9 @@ unit: install ## Run the tests (starts Kafka and PostgreSQL on free ports, stops
 token: install ## Print a bearer token of the local development key: make token ROLE=team_lead[,admin] TEAM=team-noord [MINUTES=60]
 	@$(BIN)/python -m devinfra.devkey token --role "$(ROLE)" $(if $(TEAM),--team "$(TEAM)") $(if $(MINUTES),--minutes "$(MINUTES)")
 
-docs: install ## Build static HTML of the three OpenAPI documents and the AsyncAPI document into docs/site (offline)
+docs: install ## Build static HTML of the three OpenAPI documents and the AsyncAPI document into docs/site (offline); write docs/roles.md
 	$(BIN)/python -m ep_ops.docs --out docs/site
+	$(BIN)/python -m ep_ops.roles
 
 test: install kafka-fetch postgres-install lint typecheck unit ## Everything CI runs: lint, type checks, every test
 

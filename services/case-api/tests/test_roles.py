@@ -58,14 +58,28 @@ async def test_a_token_with_only_unknown_roles_is_answered_403(case_api_client: 
     assert response.status_code == 403
 
 
-async def test_the_partner_gateway_service_role_sees_the_cases_of_every_team(case_api_client: Client) -> None:
+async def test_the_partner_gateway_service_role_reads_no_case_nor_the_list_of_cases(case_api_client: Client) -> None:
+    """Issue 11: the gateway's token read every team's names and addresses through these two (200)."""
     async with case_api_client() as noord:
         noord_case = await open_case(noord, "8963 AA")
     async with case_api_client(team="team-zuid") as zuid:
         zuid_case = await open_case(zuid, "8963 AB", team="team-zuid")
     async with case_api_client(roles=("partner_gateway",), team=None) as gateway:
-        assert (await gateway.get(f"/v1/cases/{noord_case}")).status_code == 200
-        assert (await gateway.get(f"/v1/cases/{zuid_case}")).status_code == 200
+        answers = [
+            await gateway.get(f"/v1/cases/{noord_case}"),
+            await gateway.get(f"/v1/cases/{zuid_case}"),
+            await gateway.get("/v1/cases"),
+            await gateway.get(f"/v1/cases/{zuid_case}/timeline"),
+            await gateway.post(f"/v1/cases/{zuid_case}/close", json={"outcome_code": "no_help_wanted"}),
+            await gateway.post(f"/v1/cases/{zuid_case}/contact-attempts", json={"channel": "sms", "reached": False}),
+        ]
+        # What it does need still reaches every team's case: a legal step forwarded from a partner's message.
+        step = await gateway.post(
+            f"/v1/cases/{zuid_case}/legal-steps", json={"kind": "eviction_requested", "occurred_on": "2026-03-02"}
+        )
+    assert [answer.status_code for answer in answers] == [403] * len(answers)
+    assert all("names" not in answer.text and "address" not in answer.text for answer in answers)
+    assert step.status_code != 403, step.text
 
 
 async def test_an_admin_sees_the_cases_of_every_team(case_api_client: Client) -> None:

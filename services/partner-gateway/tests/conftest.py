@@ -474,7 +474,10 @@ class CaseApiProcess:
             self.child.stop()  # SIGTERM to its pid, then waits
 
     def get(self, path: str) -> httpx.Response:
-        return httpx.get(self.url + path, headers={"authorization": f"Bearer {self.token}"}, timeout=10)
+        """What a test checks in case-api, read as a made-up administrator: the gateway's own token (`token`)
+        reaches only the operations its messages need, not a case (docs/roles.md)."""
+        admin = self.key.mint_token(["admin"], subject="test-reader")
+        return httpx.get(self.url + path, headers={"authorization": f"Bearer {admin}"}, timeout=10)
 
     def caseworker(self) -> httpx.AsyncClient:
         """A client of case-api acting as a made-up administrator (every team's cases)."""

@@ -10,7 +10,7 @@ import json
 import logging
 import urllib.parse
 import urllib.request
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -22,6 +22,7 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
@@ -385,15 +386,48 @@ async def current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
-    """A dependency that lets through a caller holding any of `roles` and answers 403 naming them otherwise."""
-    if not roles:
-        raise ValueError("require_roles needs at least one role")
-    names = [role.value for role in roles]
+class RoleGate:
+    """A dependency that lets through a caller holding any of `roles` and answers 403 naming them otherwise.
 
-    async def caller_with_role(principal: CurrentPrincipal) -> Principal:
-        if not principal.has_role(*roles):
-            raise Forbidden(f"this needs one of the roles: {', '.join(names)}", required_roles=names)
+    It is how an operation declares who may call it: `allowed_roles(route)` reads the gates in a route's
+    dependencies (every gate must let the caller through), so the role table in the docs and the tests that walk
+    it come from the same declaration the request is checked against."""
+
+    def __init__(self, *roles: Role) -> None:
+        if not roles:
+            raise ValueError("require_roles needs at least one role")
+        self.roles = frozenset(roles)
+        self._names = [role.value for role in roles]
+
+    async def __call__(self, principal: CurrentPrincipal) -> Principal:
+        if not principal.has_role(*self.roles):
+            raise Forbidden(f"this needs one of the roles: {', '.join(self._names)}", required_roles=self._names)
         return principal
 
-    return caller_with_role
+    def __repr__(self) -> str:
+        return f"RoleGate({', '.join(self._names)})"
+
+
+def require_roles(*roles: Role) -> RoleGate:
+    """A dependency that lets through a caller holding any of `roles` and answers 403 naming them otherwise."""
+    return RoleGate(*roles)
+
+
+def _gates(dependant: Dependant) -> Iterator[RoleGate]:
+    for dependency in dependant.dependencies:
+        if isinstance(dependency.call, RoleGate):
+            yield dependency.call
+        yield from _gates(dependency)
+
+
+def allowed_roles(route: object) -> frozenset[Role] | None:
+    """The roles that may call `route` (an APIRoute or a RouteContext of fastapi.routing.iter_route_contexts), from
+    the RoleGates among its dependencies (all of them must let a caller through); None for a route that declares
+    none (no bearer token asked, or a check of its own such as a partner's signature)."""
+    dependant = getattr(route, "dependant", None)
+    if not isinstance(dependant, Dependant):
+        return None
+    gates = list(_gates(dependant))
+    if not gates:
+        return None
+    return frozenset.intersection(*(gate.roles for gate in gates))

@@ -1,5 +1,6 @@
 """Request dependencies of case-api: the Context every endpoint hands to its service."""
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -31,18 +32,33 @@ def checked_traceparent(
 
 Traceparent = Annotated[str | None, Depends(checked_traceparent)]
 
-# Who works with individual cases. A policy analyst reads aggregates only and never reaches these.
-CASE_ROLES = (Role.outreach_worker, Role.debt_counsellor, Role.team_lead, Role.admin, Role.partner_gateway)
+# Who may call an operation is a declared property of its route: the context it takes (below) carries a RoleGate
+# (service_kit.auth.require_roles), and service_kit.auth.allowed_roles reads it back. docs/roles.md is generated
+# from those declarations (python -m ep_ops.roles, part of make docs; tests/test_role_table.py keeps it current)
+# and tests/test_role_walk.py calls every operation with a token of every role. No endpoint or service checks a
+# caller's role on its own (a rule may still ask for one, as R13's override asks for a team lead).
+
+# Who works with individual cases: staff. A policy analyst reads aggregates only and never reaches these; the
+# service accounts reach only the operations their messages need (PARTNER_CASE_ROLES, GATEWAY_ROLES,
+# NOTIFIER_ROLES), never a case's names and addresses through GET /v1/cases or GET /v1/cases/{id}.
+CASE_ROLES = (Role.outreach_worker, Role.debt_counsellor, Role.team_lead, Role.admin)
+STAFF_ROLES = CASE_ROLES
+# What a partner tells the platform: staff record it by hand, the partner gateway forwards partners' messages.
+PARTNER_CASE_ROLES = (*CASE_ROLES, Role.partner_gateway)
+# What only the partner gateway reads, when it sends a partner something.
+GATEWAY_ROLES = (Role.partner_gateway,)
+# The notifier's service account reaches only what informing a household needs (and admins, who answer for it).
+NOTIFIER_ROLES = (Role.notifier, Role.admin)
+# The processing log (R17): admins, who answer for it to the data protection officer.
+ADMIN_ROLES = (Role.admin,)
+
 CaseWorker = Annotated[Principal, Depends(require_roles(*CASE_ROLES))]
-# Staff only: what no partner tells (a household's maintenance), never the partner gateway's service account.
-STAFF_ROLES = tuple(role for role in CASE_ROLES if role is not Role.partner_gateway)
-StaffWorker = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
+StaffWorker = CaseWorker
 
 # The operations the partner gateway's service account calls: forwarding partners' messages (the gateway's
 # inbound/forwarding.py), reading a referral to MEE Noord when it sends one, reading the case's contact person when
-# it sends a bailiff's webhook, and the signal partners' feedback.
-# Exactly these endpoints take PartnerCaseContext (tests/test_partner_gateway_operations.py keeps the list, the
-# endpoints and the gateway's calls the same); the role is meant to reach nothing else.
+# it sends a bailiff's webhook, and the signal partners' feedback (R3). tests/test_role_walk.py checks that
+# exactly these operations let the role through, and the gateway's tests that its calls are among them.
 PARTNER_GATEWAY_OPERATIONS: frozenset[tuple[str, str]] = frozenset(
     {
         ("POST", "/v1/signals"),
@@ -60,11 +76,13 @@ PARTNER_GATEWAY_OPERATIONS: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/v1/partner-feedback/signals"),
     }
 )
-
-
-# The notifier's service account reaches only what informing a household needs (and admins, who answer for it).
-NOTIFIER_ROLES = (Role.notifier, Role.admin)
-NotifierCaller = Annotated[Principal, Depends(require_roles(*NOTIFIER_ROLES))]
+# The notifier's calls (notifier/case_api.py): the household's contact details at send time, and a task.
+NOTIFIER_OPERATIONS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("GET", "/v1/cases/{case_id}/notification-contact"),
+        ("POST", "/v1/cases/{case_id}/tasks"),
+    }
+)
 
 
 def _context(request: Request, session: SessionDep, principal: Principal, traceparent: str | None) -> Context:
@@ -79,48 +97,34 @@ def _context(request: Request, session: SessionDep, principal: Principal, tracep
     )
 
 
-async def case_context(
-    request: Request,
-    session: SessionDep,
-    principal: CaseWorker,
-    _idempotency: Annotated[None, Depends(idempotency_key)],  # every write accepts Idempotency-Key
-    traceparent: Traceparent,
-) -> Context:
-    return _context(request, session, principal, traceparent)
+def context_for(*roles: Role) -> Callable[..., Awaitable[Context]]:
+    """The request's Context for an operation that callers holding any of `roles` may call."""
+    gate = require_roles(*roles)
+
+    async def context(
+        request: Request,
+        session: SessionDep,
+        principal: Annotated[Principal, Depends(gate)],
+        _idempotency: Annotated[None, Depends(idempotency_key)],  # every write accepts Idempotency-Key
+        traceparent: Traceparent,
+    ) -> Context:
+        return _context(request, session, principal, traceparent)
+
+    return context
 
 
-async def staff_context(
-    request: Request,
-    session: SessionDep,
-    principal: StaffWorker,
-    _idempotency: Annotated[None, Depends(idempotency_key)],
-    traceparent: Traceparent,
-) -> Context:
-    return _context(request, session, principal, traceparent)
+case_context = context_for(*CASE_ROLES)
+partner_case_context = context_for(*PARTNER_CASE_ROLES)
+gateway_context = context_for(*GATEWAY_ROLES)
+notifier_context = context_for(*NOTIFIER_ROLES)
+admin_context = context_for(*ADMIN_ROLES)
 
-
-async def notifier_context(
-    request: Request,
-    session: SessionDep,
-    principal: NotifierCaller,
-    _idempotency: Annotated[None, Depends(idempotency_key)],
-    traceparent: Traceparent,
-) -> Context:
-    return _context(request, session, principal, traceparent)
-
-
-async def partner_case_context(
-    request: Request,
-    session: SessionDep,
-    principal: CaseWorker,
-    _idempotency: Annotated[None, Depends(idempotency_key)],
-    traceparent: Traceparent,
-) -> Context:
-    """The context of an operation of PARTNER_GATEWAY_OPERATIONS: staff and the partner gateway."""
-    return _context(request, session, principal, traceparent)
-
-
+# Staff's work on a case.
 CaseContext = Annotated[Context, Depends(case_context)]
+StaffContext = CaseContext
+# What partners tell: staff and the partner gateway (PARTNER_GATEWAY_OPERATIONS but the gateway-only reads).
 PartnerCaseContext = Annotated[Context, Depends(partner_case_context)]
-StaffContext = Annotated[Context, Depends(staff_context)]
+# Read by the partner gateway only, when it sends a partner something.
+GatewayContext = Annotated[Context, Depends(gateway_context)]
 NotifierContext = Annotated[Context, Depends(notifier_context)]
+AdminContext = Annotated[Context, Depends(admin_context)]

@@ -6,14 +6,14 @@ from fastapi import APIRouter, Query
 
 from case_api.audit import service
 from case_api.audit.schemas import ProcessingLogPage
-from case_api.deps import CaseContext
+from case_api.deps import AdminContext
 
 router = APIRouter(prefix="/v1", tags=["processing log"])
 
 
 @router.get("/processing-log", response_model=ProcessingLogPage)
 async def read_processing_log(
-    ctx: CaseContext,
+    ctx: AdminContext,
     case_id: Annotated[str | None, Query(max_length=36)] = None,
     after: Annotated[int, Query(ge=0, description="Only entries with a higher id.")] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from case_api.deps import CaseContext, PartnerCaseContext
+from case_api.deps import CaseContext, GatewayContext, PartnerCaseContext
 from case_api.oco import service
 from case_api.oco.schemas import (
     OcoAnswerIn,
@@ -56,7 +56,7 @@ async def read_oco(case_id: str, ctx: CaseContext) -> OcoOverview:
 )
 async def read_referral(
     case_id: str,
-    ctx: PartnerCaseContext,
+    ctx: GatewayContext,
     consent_id: Annotated[str, Query(min_length=1, max_length=36, description="The consent of oco.accepted.")],
 ) -> OcoReferral:
     """For the partner gateway at send time: a referral to MEE Noord on a consent not withdrawn (R9, logged R17)."""

@@ -45,8 +45,7 @@ from case_api.oco.schemas import (
 from case_api.support import service as support_service
 from case_api.support.repository import SupportRepository
 from case_api.support.schemas import SupportEnd, SupportStart
-from service_kit.auth import Role
-from service_kit.errors import Conflict, Forbidden, NotFound, Unprocessable
+from service_kit.errors import Conflict, NotFound, Unprocessable
 
 MIN_CHANNELS = 2  # R8: the offer reaches the household through at least two channels
 WEEK_BEFORE_DAYS = 7  # R8: the offer is repeated 7 days before the eviction date
@@ -225,14 +224,10 @@ async def oco_referral_allowed(session: AsyncSession, case_id: str) -> OcoConsen
 
 
 async def read_referral(ctx: Context, *, case_id: str, consent_id: str) -> OcoReferral:
-    """R9: the referral's details for MEE Noord, read by the partner gateway when it sends the referral, on the
-    consent the referral names: 403 for any other caller, 404 for an unknown case or consent, 409 when that
-    consent was withdrawn or the case's personal data erased. Every read is in the processing log (R17)."""
-    if not ctx.principal.has_role(Role.partner_gateway):
-        raise Forbidden(
-            "a referral to MEE Noord is read by the partner gateway only, when it sends it",
-            required_roles=[Role.partner_gateway.value],
-        )
+    """R9: the referral's details for MEE Noord, read by the partner gateway when it sends the referral (its
+    route lets only the gateway through, deps.GatewayContext), on the consent the referral names: 404 for an
+    unknown case or consent, 409 when that consent was withdrawn or the case's personal data erased. Every read is
+    in the processing log (R17)."""
     case = await load_case(ctx, case_id)
     consent = await OcoRepository(ctx.session).consent(case_id=case.id, consent_id=consent_id)
     if consent is None:

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from case_api.deps import CaseContext, PartnerCaseContext
+from case_api.deps import CaseContext, GatewayContext
 from case_api.partner_feedback import service
 from case_api.partner_feedback.schemas import PartnerFeedbackPage, PickupDecision, PickupRead
 
@@ -19,7 +19,7 @@ async def record_pickup(case_id: str, signal_id: str, body: PickupDecision, ctx:
 
 @router.get("/partner-feedback/signals", response_model=PartnerFeedbackPage)
 async def partner_feedback(
-    ctx: PartnerCaseContext,
+    ctx: GatewayContext,
     partner_id: Annotated[str, Query(min_length=1, max_length=64)],
     after: Annotated[str, Query(max_length=36, description="Only signals with a higher id.")] = "",
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
