@@ -94,6 +94,16 @@ def test_the_token_is_versioned_and_hides_the_number() -> None:
     assert BSN.encode() not in token
 
 
+def test_sealed_data_opens_only_in_its_context_and_never_as_a_bsn_token() -> None:
+    sealed = vault().seal(f'{{"bsn": "{BSN}"}}'.encode(), context=b"caller/key")
+    assert BSN.encode() not in sealed
+    assert vault().unseal(sealed, context=b"caller/key") == f'{{"bsn": "{BSN}"}}'.encode()
+    with pytest.raises(BsnTokenError):
+        vault().unseal(sealed, context=b"other-caller/key")
+    with pytest.raises(BsnTokenError):
+        vault().decrypt(vault().seal(BSN.encode(), context=b""))
+
+
 def test_ciphertext_differs_each_time() -> None:
     tokens = {vault().encrypt(BSN) for _ in range(20)}
     assert len(tokens) == 20

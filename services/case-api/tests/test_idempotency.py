@@ -7,14 +7,18 @@ from contextlib import AbstractAsyncContextManager
 
 import httpx
 from case_api_fixtures import made_up_household, made_up_signal
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from case_api.cases.models import Case
+from case_api.config import Settings
+from case_api.context import Context
 from case_api.db import OutboxRecord
 from case_api.households.models import Household
 from case_api.idempotency.models import IdempotencyRecord
 from case_api.idempotency.service import fingerprint
+from case_api.retention.service import RETENTION_PRINCIPAL, erase_cases
+from service_kit.clock import FixedClock
 
 Client = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 Sessions = async_sessionmaker[AsyncSession]
@@ -102,3 +106,61 @@ async def test_writes_without_an_idempotency_key_run_each_time(case_api_client: 
     assert first.json()["case_opened"] is True
     assert second.json()["case_opened"] is False
     assert second.json()["signal_id"] != first.json()["signal_id"]
+
+
+async def test_stored_answers_hold_no_bsn_or_name_in_the_clear_and_go_with_the_erased_case(
+    case_api_client: Client, sessions: Sessions, case_api_db: str, clock: FixedClock
+) -> None:
+    """Issue 11 (R15): the answer of PUT household, which shows a debt counsellor the full BSN, was stored in plain
+    text in idempotency_record. It is stored encrypted now, and erasing the case erases its stored answers."""
+    bsn = "111222333"  # made up; passes the eleven-test
+    postcode = f"{1000 + uuid.uuid4().int % 9000} ID"
+    household = made_up_household(postcode=postcode, house_number="7", bsn=bsn)
+    opening, change = str(uuid.uuid4()), str(uuid.uuid4())
+    async with case_api_client(roles=("debt_counsellor",)) as counsellor:
+        opened = await counsellor.post(
+            "/v1/signals",
+            json={"team": "team-noord", "household": household, "signal": made_up_signal()},
+            headers={"Idempotency-Key": opening},
+        )
+        assert opened.status_code == 201, opened.text
+        case_id = opened.json()["case_id"]
+        first = await counsellor.put(
+            f"/v1/cases/{case_id}/household", json=household, headers={"Idempotency-Key": change}
+        )
+        assert first.status_code == 200, first.text
+        assert first.json()["bsn"] == bsn  # a debt counsellor sees the full number
+        again = await counsellor.put(
+            f"/v1/cases/{case_id}/household", json=household, headers={"Idempotency-Key": change}
+        )
+    assert again.headers["Idempotency-Replayed"] == "true"
+    assert again.json() == first.json()
+
+    async with sessions() as session:
+        rows = (
+            await session.execute(
+                text(
+                    "SELECT key, case_id, response_body, request_fingerprint FROM idempotency_record"
+                    " WHERE key IN (:a, :b)"
+                ),
+                {"a": opening, "b": change},
+            )
+        ).all()
+    assert {row.key: row.case_id for row in rows} == {opening: case_id, change: case_id}
+    for row in rows:
+        stored = bytes(row.response_body) + row.request_fingerprint.encode()
+        for clear in (bsn, "Testhuis", "Proefstraat", postcode, "jelle.testhuis"):
+            assert clear.encode() not in stored
+
+    async with case_api_client() as lead:
+        closed = await lead.post(f"/v1/cases/{case_id}/close", json={"outcome_code": "no_help_wanted"})
+        assert closed.status_code == 200, closed.text
+    settings = Settings(_env_file=None, database_url=case_api_db)  # type: ignore[call-arg]
+    async with sessions() as session, session.begin():
+        ctx = Context(session=session, settings=settings, clock=clock, principal=RETENTION_PRINCIPAL)
+        await erase_cases(ctx, [case_id])
+    async with sessions() as session:
+        left = await session.scalar(
+            select(func.count()).select_from(IdempotencyRecord).where(IdempotencyRecord.key.in_([opening, change]))
+        )
+    assert left == 0

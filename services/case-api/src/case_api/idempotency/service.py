@@ -6,7 +6,9 @@ nothing again; the same key with another request is refused.
    (`ReplayStoredAnswer`); another request under the key gets 422 naming the `Idempotency-Key` header. A new key
    inserts a claim row (in a savepoint) before the endpoint runs, so the claim commits with the write and its
    outbox rows, or rolls back with them; a concurrent duplicate waits on the primary key, then finds the claim.
-2. `IdempotencyMiddleware` stores the answer into the claim when the response has been produced.
+2. `IdempotencyMiddleware` stores the answer into the claim when the response has been produced, encrypted with
+   the BSN encryption key (an answer may hold a full BSN, names and addresses; R15) and bound to caller and key,
+   with the case it is about, so that erasing the case erases its stored answers (retention, R18).
 
 The trade-off: FastAPI commits the request's session before the response body exists outside the endpoint, so
 the answer is written just after the commit, in its own short transaction. A repeat can therefore never run a
@@ -16,18 +18,20 @@ after a crash in that moment, gets 409 "still being processed" instead of the an
 """
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import FastAPI, Header, Request, Response
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from case_api.db import SessionDep
 from case_api.idempotency.models import IdempotencyRecord
+from case_api.privacy.bsn import BsnTokenError, BsnVault, vault_from_settings
 from service_kit.auth import CurrentPrincipal
 from service_kit.errors import Conflict, Unprocessable
 
@@ -69,14 +73,23 @@ async def _stored(session: AsyncSession, caller: str, key: str) -> IdempotencyRe
     return (await session.scalars(query)).one_or_none()
 
 
-def _replay_or_refuse(record: IdempotencyRecord, request_fingerprint: str) -> ReplayStoredAnswer:
+def _context(caller: str, key: str) -> bytes:
+    """What a stored answer is bound to: it opens for this caller and key only."""
+    return json.dumps(["idempotency_record", caller, key]).encode()
+
+
+def _replay_or_refuse(record: IdempotencyRecord, request_fingerprint: str, vault: BsnVault) -> ReplayStoredAnswer:
     if record.request_fingerprint != request_fingerprint:
         raise Unprocessable(
             f"this {HEADER} was used for a different request; send a new key for a new request", field=HEADER
         )
     if record.status_code == PENDING:
         raise Conflict(f"a request with this {HEADER} is still being processed; retry shortly", field=HEADER)
-    return ReplayStoredAnswer(record.status_code, record.response_body)
+    try:
+        body = vault.unseal(record.response_body, context=_context(record.caller, record.key))
+    except BsnTokenError:
+        raise Conflict(f"the answer stored for this {HEADER} cannot be read; send a new key", field=HEADER) from None
+    return ReplayStoredAnswer(record.status_code, body)
 
 
 async def idempotency_key(
@@ -107,6 +120,7 @@ async def idempotency_key(
             status_code=PENDING,
             response_body=b"",
             created_at=request.app.state.clock.now(),
+            case_id=request.path_params.get("case_id"),
         )
         try:
             async with session.begin_nested():
@@ -118,7 +132,7 @@ async def idempotency_key(
             return
     if existing is None:
         raise Conflict(f"a request with this {HEADER} was rolled back meanwhile; retry", field=HEADER)
-    raise _replay_or_refuse(existing, request_fingerprint)
+    raise _replay_or_refuse(existing, request_fingerprint, vault_from_settings(request.app.state.settings))
 
 
 async def _replay(request: Request, exc: Exception) -> Response:
@@ -153,11 +167,31 @@ class IdempotencyMiddleware:
         await self.app(scope, receive, capture)
         claim: IdempotencyClaim | None = state.get(CLAIM)
         if claim is not None:
-            await _store_answer(scope["app"].state.session_factory, claim, status, bytes(body))
+            app_state = scope["app"].state
+            vault = vault_from_settings(app_state.settings)
+            await _store_answer(app_state.session_factory, vault, claim, status, bytes(body), path=scope["path"])
+
+
+def _case_of_answer(path: str, body: bytes) -> str | None:
+    """The case a write without one in its path made or touched (POST /v1/signals, POST /v1/cases, a task)."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(answer, dict):
+        return None
+    case_id = answer.get("case_id") if "case_id" in answer else answer.get("id") if path == "/v1/cases" else None
+    return case_id if isinstance(case_id, str) else None
 
 
 async def _store_answer(
-    sessions: async_sessionmaker[AsyncSession], claim: IdempotencyClaim, status: int, body: bytes
+    sessions: async_sessionmaker[AsyncSession],
+    vault: BsnVault,
+    claim: IdempotencyClaim,
+    status: int,
+    body: bytes,
+    *,
+    path: str,
 ) -> None:
     where = (
         IdempotencyRecord.caller == claim.caller,
@@ -166,7 +200,16 @@ async def _store_answer(
     )
     async with sessions() as session, session.begin():
         if 200 <= status < 300:
-            answer = update(IdempotencyRecord).where(*where).values(status_code=status, response_body=body)
+            answer = (
+                update(IdempotencyRecord)
+                .where(*where)
+                .values(
+                    status_code=status,
+                    response_body=vault.seal(body, context=_context(claim.caller, claim.key)),
+                    # The case of the claim's path, else the one the answer names.
+                    case_id=func.coalesce(IdempotencyRecord.case_id, _case_of_answer(path, body)),
+                )
+            )
             await session.execute(answer)
         else:  # nothing to replay: free the key (an error normally rolled the claim back already)
             await session.execute(delete(IdempotencyRecord).where(*where))

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["KEY_BYTES", "BsnTokenError", "BsnVault", "decode_key", "is_valid_bsn", "mask", "vault_from_settings"]
 
 MASKED_DIGITS = 3
+SEALED = b"sealed:"  # the associated data of BsnVault.seal, so a sealed text never decrypts as a BSN token
 _BSN = re.compile(r"[0-9]{9}")
 _WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
 _INVALID = "bsn must be 9 digits that pass the eleven-test"
@@ -109,6 +110,17 @@ class BsnVault:
     @staticmethod
     def mask(bsn: str) -> str:
         return mask(bsn)
+
+    def seal(self, data: bytes, *, context: bytes) -> bytes:
+        """Other data that may hold a BSN (a stored answer of an idempotent write), encrypted under the BSN key and
+        bound to `context`: it opens only with the same context, and never as a BSN token."""
+        return self._keyring.encrypt(data, context=SEALED + context)
+
+    def unseal(self, token: bytes, *, context: bytes) -> bytes:
+        try:
+            return self._keyring.decrypt(token, context=SEALED + context)
+        except (UnknownKey, Unauthentic):
+            raise BsnTokenError("sealed data failed authentication: wrong key, other context or altered") from None
 
 
 def vault_from_settings(settings: "Settings") -> BsnVault:

@@ -19,6 +19,7 @@ from case_api.contacts.models import ContactAttempt
 from case_api.context import Context
 from case_api.households.models import Household, Member
 from case_api.housing.models import TemporaryHousingDecision
+from case_api.idempotency.models import IdempotencyRecord
 from case_api.idempotency.service import forget_expired
 from case_api.legal.models import EvictionDateChange
 from case_api.oco.models import OcoConsent
@@ -118,6 +119,8 @@ async def erase_cases(ctx: Context, case_ids: Sequence[str]) -> None:
     for request in (PostponementRequest, SecondChanceRequest):
         await session.execute(update(request).where(request.case_id.in_(case_ids)).values(note=None))
     await session.execute(delete(ContactPerson).where(ContactPerson.case_id.in_(case_ids)))
+    # Stored answers of idempotent writes about the case (encrypted, yet personal data all the same).
+    await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.case_id.in_(case_ids)))
     await session.execute(update(Case).where(Case.id.in_(case_ids)).values(erased_at=now, updated_at=now))
     for case_id in case_ids:
         ctx.log_processing(activity=RETENTION, case_id=case_id, operation=Operation.erase)
