@@ -348,3 +348,120 @@ async def test_moving_a_household_onto_another_open_cases_address_is_refused(
     async with case_api_client(roles=("outreach_worker",)) as staff:
         moved = await staff.put(f"/v1/cases/{case_id}/household", json={**household, **same_place, "bsn": bsn})
     assert moved.status_code == 200, moved.text  # the other case is closed: nothing clashes any more
+
+
+async def signal_with(case_api_client: Client, household: dict[str, Any], **extra: object) -> httpx.Response:
+    async with case_api_client(**GATEWAY) as gateway:
+        return await gateway.post(
+            "/v1/signals", json={"team": TEAM, "household": household, "signal": made_up_signal(), **extra}
+        )
+
+
+async def threatened_children(case_api_client: Client) -> int:
+    async with case_api_client(roles=("policy_analyst",), team=None, statistics_min_cell=1) as analyst:
+        stats = await analyst.get(
+            "/v1/statistics/children", params={"period": "year", "from": "2026-01-01", "to": "2026-12-31"}
+        )
+    assert stats.status_code == 200, stats.text
+    return sum(row["threatened"]["value"] or 0 for row in stats.json()["rows"])
+
+
+def partner_household() -> dict[str, Any]:
+    household = made_up_household(**unique_address(), children_born=())
+    household.pop("email"), household.pop("mobile")
+    household["preferred_channel"] = "letter"
+    return household
+
+
+async def test_a_partners_minors_count_makes_the_case_one_with_minors_until_staff_record_the_members(
+    case_api_client: Client, sessions: Sessions
+) -> None:
+    household = partner_household()
+    opened = await signal_with(case_api_client, household, composition={"minors_count": 2})
+    assert opened.status_code == 201, opened.text
+    case_id = opened.json()["case_id"]
+    async with case_api_client(roles=("outreach_worker",)) as staff:
+        case = (await staff.get(f"/v1/cases/{case_id}")).json()
+        assert (case["has_minors"], case["priority"]) == (True, "highest")
+        read = (await staff.get(f"/v1/cases/{case_id}/household")).json()
+        assert (read["reported_minors"], read["members_by_staff"]) == (2, False)
+        before = await threatened_children(case_api_client)
+        scheduled = await staff.post(
+            f"/v1/cases/{case_id}/eviction/schedule", json={"eviction_date": "2026-04-20", "served_on": "2026-03-02"}
+        )
+        assert scheduled.status_code == 200, scheduled.text
+        assert "child_rights_assessment:2026-04-20" in await open_tasks(sessions, case_id)  # R10 on the partner's word
+
+    assert await threatened_children(case_api_client) == before + 2  # R12 counts the partner's children
+
+    # A second partner signal later, with contact details and birth years: fills what is empty, updates the count.
+    again = await signal_with(
+        case_api_client,
+        {**household, "mobile": "0687654321"},
+        composition={"birth_years": [1988, 1990, 2016]},
+    )
+    assert (again.status_code, again.json()["case_opened"]) == (201, False), again.text
+    async with case_api_client(roles=("outreach_worker",)) as staff:
+        read = (await staff.get(f"/v1/cases/{case_id}/household")).json()
+        assert (read["reported_minors"], read["mobile"]) == (1, "0687654321")
+
+        # Staff data wins: the tenant alone, recorded by staff, and the case has no minors any more.
+        tenant_id = read["members"][0]["id"]
+        dated = await staff.patch(
+            f"/v1/cases/{case_id}/household/members/{tenant_id}", json={"birth_date": "1988-04-03"}
+        )
+        assert dated.status_code == 200, dated.text
+        assert (dated.json()["members_by_staff"], dated.json()["reported_minors"]) == (True, 1)
+        case = (await staff.get(f"/v1/cases/{case_id}")).json()
+        assert (case["has_minors"], case["priority"]) == (False, "high")  # high: two signals in a month (R2)
+        assert not any(p.startswith("child_rights") for p in await open_tasks(sessions, case_id))
+
+    # A partner's later count no longer changes has_minors once staff recorded the members.
+    late = await signal_with(case_api_client, household, composition={"minors_count": 3})
+    assert late.status_code == 201, late.text
+    async with case_api_client(roles=("outreach_worker",)) as staff:
+        assert (await staff.get(f"/v1/cases/{case_id}")).json()["has_minors"] is False
+
+    published = await events(sessions, case_id, "household.updated")
+    assert [(e["has_minors"], e["changed"]) for e in published] == [
+        (True, ["reported_minors", "contact"]),
+        (False, ["members"]),
+        (False, ["reported_minors"]),
+    ]
+    opened_event = (await events(sessions, case_id, "case.opened"))[0]
+    assert opened_event["has_minors"] is True
+    async with sessions() as session:
+        raw = [row.payload for row in await session.scalars(select(OutboxRecord).where(OutboxRecord.key == case_id))]
+    for text in ("1988", "2016", "0687654321", "minors_count", "birth_years", 'reported_minors": 1'):
+        assert not any(text in str(payload) for payload in raw), text
+
+
+async def test_birth_years_count_a_member_who_may_still_be_under_18(case_api_client: Client) -> None:
+    # The signal's date is 2026-02-27: born in 2008 may be 17 still (counted, R10 errs on the child's side).
+    opened = await signal_with(case_api_client, partner_household(), composition={"birth_years": [1980, 2008]})
+    assert opened.status_code == 201, opened.text
+    adults = await signal_with(case_api_client, partner_household(), composition={"birth_years": [1980, 2007]})
+    async with case_api_client(roles=("outreach_worker",)) as staff:
+        assert (await staff.get(f"/v1/cases/{opened.json()['case_id']}")).json()["has_minors"] is True
+        assert (await staff.get(f"/v1/cases/{adults.json()['case_id']}")).json()["has_minors"] is False
+
+
+@pytest.mark.parametrize(
+    ("composition", "field"),
+    [
+        ({"minors_count": -1}, "composition.minors_count"),
+        ({"minors_count": "two"}, "composition.minors_count"),
+        ({"birth_years": [1850]}, "composition.birth_years[0]"),
+        ({"birth_years": []}, "composition.birth_years"),
+        ({"birth_years": [2030]}, "composition.birth_years"),
+        ({"minors_count": 1, "birth_years": [2016]}, "composition"),
+        ({"adults": 2}, "composition.adults"),
+    ],
+)
+async def test_bad_composition_names_the_field(
+    case_api_client: Client, composition: dict[str, object], field: str
+) -> None:
+    refused = await signal_with(case_api_client, partner_household(), composition=composition)
+    assert refused.status_code == 422, refused.text
+    problem = refused.json()
+    assert field in {problem.get("field"), *(error["field"] for error in problem.get("errors", []))}, problem

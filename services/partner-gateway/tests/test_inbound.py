@@ -435,3 +435,59 @@ async def test_an_unknown_http_method_is_a_405(
     ):
         response = await client.request("QUERY", path, content=message, headers=headers)
         assert response.status_code == 405, (path, response.text)
+
+
+@pytest.mark.parametrize(
+    ("facts", "field"),
+    [
+        ({"minors_count": -1}, "data.minors_count"),
+        ({"minors_count": 21}, "data.minors_count"),
+        ({"minors_count": "2"}, "data.minors_count"),
+        ({"birth_years": []}, "data.birth_years"),
+        ({"birth_years": [1988, "2016"]}, "data.birth_years[1]"),
+        ({"birth_years": [1850]}, "data.birth_years[0]"),
+        ({"birth_years": [1988, 2099]}, "data.birth_years[1]"),  # after the year of signal_date
+        ({"minors_count": 1, "birth_years": [1988, 2016]}, "data.birth_years"),  # one or the other
+    ],
+)
+async def test_a_corporations_household_composition_is_checked_naming_the_field(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    clock: FixedClock,
+    corporation: tuple[str, str],
+    partner_messages: Any,
+    facts: dict[str, Any],
+    field: str,
+) -> None:
+    partner_id, secret = corporation
+    message = partner_messages.arrears_reported(today=clock.now().date(), **facts)
+    body = assert_problem(await partner_messages.send(client, partner_id, secret, message, at=clock.now()), 422)
+    assert body["field"] == field, body
+    assert body["detail"].startswith(field)
+    assert await stored(app) == []
+
+
+async def test_a_corporation_may_send_the_household_composition_and_a_utility_may_not(
+    app: FastAPI, client: httpx.AsyncClient, clock: FixedClock, corporation: tuple[str, str], partner_messages: Any
+) -> None:
+    partner_id, secret = corporation
+    today = clock.now().date()
+    for facts in ({"minors_count": 2}, {"birth_years": [1988, 1990, 2016, 2019]}):
+        message = partner_messages.arrears_reported(f"HUUR-{len(facts)}-{next(iter(facts))}", today=today, **facts)
+        answer = await partner_messages.send(client, partner_id, secret, message, at=clock.now())
+        assert answer.status_code == 202, answer.text
+    assert [
+        message.payload.get("minors_count") or message.payload.get("birth_years") for message in await stored(app)
+    ] == [
+        2,
+        [1988, 1990, 2016, 2019],
+    ]
+
+    utility_secret = await register(client, partner_messages, "waterbedrijf", "utility")
+    message = partner_messages.arrears_reported("W-1", today=today, minors_count=2)
+    body = assert_problem(
+        await partner_messages.send(client, "waterbedrijf", utility_secret, message, at=clock.now()), 422
+    )
+    assert body["field"] == "data.minors_count"
+    assert "housing corporation" in body["detail"]
+    assert len(await stored(app)) == 2

@@ -184,3 +184,21 @@ async def test_a_message_that_cannot_be_forwarded_ends_failed_and_holds_back_no_
     assert "UnicodeEncodeError" in failed["outcome"]["detail"]
     assert (await partners.outcome("woonfriesland", after))["status"] == "processed"
     assert await partners.process() == 0
+
+
+async def test_a_corporations_household_composition_makes_the_case_one_with_minors(
+    partners: Any, case_api_process: Any, clock: FixedClock, partner_messages: Any
+) -> None:
+    """Birth years (or a minors count) of a corporation reach case-api and set has_minors there (ADR 0013)."""
+    today = clock.now().date()
+    arrears = partner_messages.arrears_reported(
+        "HUUR-KIDS", today=today, house_number="77", birth_years=[1988, today.year - 5, today.year - 2]
+    )
+    message_id = await partners.send("woonfriesland", arrears)
+    assert await partners.process() == 1
+    outcome = await partners.outcome("woonfriesland", message_id)
+    assert outcome["status"] == "processed", outcome
+    case = case_api_process.get(f"/v1/cases/{outcome['outcome']['case_id']}").json()
+    assert (case["has_minors"], case["priority"]) == (True, "highest")
+    # What the partner reads back of its message says nothing of the composition.
+    assert "birth_years" not in str(outcome["outcome"])

@@ -382,3 +382,55 @@ async def test_a_file_of_100000_rows_is_taken_completely(
         )
         references = await session.scalar(select(func.count(func.distinct(InboundMessage.reference))))
     assert (count, references) == (99_999, 99_999)
+
+
+async def test_a_corporations_file_may_carry_the_household_composition_a_utilitys_may_not(
+    app: FastAPI, client: httpx.AsyncClient, clock: FixedClock, corporation: tuple[str, str], partner_messages: Any
+) -> None:
+    """The optional columns minors_count and birth_years (years separated by spaces): checked per row, naming the
+    column and never the value; a good row's message carries them as arrears.reported would (to case-api only)."""
+    partner_id, secret = corporation
+    columns = (*COLUMNS, "minors_count", "birth_years")
+    text = csv_file(
+        [
+            row(1, minors_count="2"),
+            row(2, birth_years="1988 1990 2016"),
+            row(3),
+            row(4, minors_count="many"),
+            row(5, birth_years="1988 16"),
+            row(6, minors_count="1", birth_years="1988 2016"),
+            row(7, birth_years="1988 2031"),  # after the year of signal_date
+        ],
+        columns=columns,
+    )
+    response = await upload(client, partner_id, secret, text, clock=clock, partner_messages=partner_messages)
+    assert response.status_code == 201, response.text
+    by_row = {r["row"]: r for r in response.json()["report"]}
+    assert [number for number, r in by_row.items() if r["status"] == "accepted"] == [2, 3, 4]
+    assert [[e["column"] for e in by_row[n]["errors"]] for n in (5, 6, 7, 8)] == [
+        ["minors_count"],
+        ["birth_years"],
+        ["birth_years"],
+        ["birth_years"],
+    ]
+    assert "many" not in response.text
+    payloads = [m.payload for m in await stored(app)]
+    assert [(p.get("minors_count"), p.get("birth_years")) for p in payloads] == [
+        (2, None),
+        (None, [1988, 1990, 2016]),
+        (None, None),
+    ]
+
+    utility_secret = await register(client, partner_messages, "energie-proef", "utility")
+    refused = await upload(
+        client,
+        "energie-proef",
+        utility_secret,
+        csv_file([row(11, minors_count="2"), row(12)], columns=columns),
+        clock=clock,
+        partner_messages=partner_messages,
+    )
+    assert refused.status_code == 201, refused.text
+    [rejected] = [r for r in refused.json()["report"] if r["status"] == "rejected"]
+    assert [e["column"] for e in rejected["errors"]] == ["minors_count"]
+    assert "housing corporation" in rejected["errors"][0]["message"]

@@ -16,7 +16,9 @@ router = APIRouter(prefix="/v1", tags=["cases"])
 @router.post("/signals", status_code=status.HTTP_201_CREATED, response_model=SignalReceipt, tags=["signals"])
 async def receive_signal(body: SignalReceive, ctx: PartnerCaseContext) -> SignalReceipt:
     """Receive an arrears signal: attaches to the household's open case or opens one (R1, R2)."""
-    return await signals.receive_signal(ctx, team=body.team, household=body.household, signal=body.signal)
+    return await signals.receive_signal(
+        ctx, team=body.team, household=body.household, signal=body.signal, composition=body.composition
+    )
 
 
 @router.post("/cases", status_code=status.HTTP_201_CREATED, response_model=CaseDetail)

@@ -67,10 +67,11 @@ async def open_case(
     first_signal_on: date | None = None,
     crisis: bool = False,
     consecutive: bool = False,
+    reported_minors: int | None = None,
 ) -> Case:
     if not ctx.principal.can_access_team(team):
         raise Forbidden(f"you may not open a case for team {team}", field="team")
-    record = build_household(ctx, household)
+    record = build_household(ctx, household, by_staff=opened_by is OpenedBy.staff, reported_minors=reported_minors)
     await ctx.session.flush()  # the household row exists before the case that refers to it
     minors = has_minors(record, ctx.today())
     case = Case(

@@ -1,6 +1,6 @@
 """Household maintenance: a caseworker replaces what is known of the case's household (members with their birth
 dates and roles, contact details, mail address, language, preferred channel, BSN) or adds, changes or removes one
-member. Each change takes one path (`_after_change`): a change of minors recomputes `has_minors`, the case's
+member. Each change takes one path (`after_change`): a change of minors recomputes `has_minors`, the case's
 priority and its tasks (R10) in the same transaction, and household.updated is published with no personal data
 (which parts changed, minors yes/no, language, reachable channels). Every change raises the household's version,
 its ETag: a change sent with `If-Match` is refused with 412 when the household changed since (optional, ADR 0013).
@@ -80,7 +80,7 @@ async def update_case_household(
     changed = _apply(ctx, household, request)
     if changed:
         await _refuse_another_open_case(ctx, household=household, changed=changed)
-        await _after_change(ctx, case=case, household=household, changed=changed)
+        await after_change(ctx, case=case, household=household, changed=changed)
     return read_household(ctx, household)
 
 
@@ -94,7 +94,8 @@ async def add_member(
     position = max((m.position for m in household.members), default=-1) + 1
     row = new_member(member, position=position)
     household.members.append(row)
-    await _after_change(ctx, case=case, household=household, changed=["members"])
+    household.members_by_staff = True
+    await after_change(ctx, case=case, household=household, changed=["members"])
     return read_household(ctx, household), row.id
 
 
@@ -108,7 +109,8 @@ async def change_member(
     for name in change.model_fields_set:
         setattr(member, name, getattr(change, name))
     if _member_facts(member) != before:
-        await _after_change(ctx, case=case, household=household, changed=["members"])
+        household.members_by_staff = True
+        await after_change(ctx, case=case, household=household, changed=["members"])
     return read_household(ctx, household)
 
 
@@ -119,7 +121,8 @@ async def remove_member(ctx: Context, *, case_id: str, member_id: str, if_match:
     if len(household.members) == 1:
         raise Conflict("a household keeps at least one member: change this one instead", field="member_id")
     household.members.remove(member)
-    await _after_change(ctx, case=case, household=household, changed=["members"])
+    household.members_by_staff = True
+    await after_change(ctx, case=case, household=household, changed=["members"])
     return read_household(ctx, household)
 
 
@@ -188,10 +191,17 @@ def _apply(ctx: Context, household: Household, request: HouseholdIn) -> list[str
     if [_member_facts(m) for m in request.members] != _members_of(household):
         household.members = new_members(request)
         changed.append("members")
+    if not household.members_by_staff:
+        # Staff state the whole household: its members' birth dates now decide the minors, not a partner's report.
+        household.members_by_staff = True
+        if household.reported_minors is not None and "members" not in changed:
+            changed.append("members")
     return changed
 
 
-async def _after_change(ctx: Context, *, case: Case, household: Household, changed: list[str]) -> None:
+async def after_change(ctx: Context, *, case: Case, household: Household, changed: list[str]) -> None:
+    """What every change of a household does: a new version, has_minors and the priority recomputed, the
+    processing log, household.updated without personal data, and the case's tasks (R10) recomputed at once."""
     household.version += 1
     await ctx.session.flush()  # the old members go before anything reads the household again
     today = ctx.today()

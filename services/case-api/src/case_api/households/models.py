@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Date, ForeignKey, LargeBinary, String
+from sqlalchemy import Boolean, Date, ForeignKey, LargeBinary, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from case_api.db import Base
@@ -53,6 +53,10 @@ class Household(Base):
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # Raised by every change of the household or its members; the household read's ETag (If-Match, ADR 0013).
     version: Mapped[int] = mapped_column(default=1, server_default="1")
+    # How many minors a partner reported (its count, or from its members' birth years): it counts while staff have
+    # not recorded the members; once they have (PUT, or a member added, changed or removed), their birth dates win.
+    reported_minors: Mapped[int | None] = mapped_column(default=None)
+    members_by_staff: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     members: Mapped[list["Member"]] = relationship(
         back_populates="household", lazy="raise", cascade="all, delete-orphan", order_by="Member.position"
@@ -88,6 +92,12 @@ def _add_years(day: date, years: int) -> date:
         return day.replace(year=day.year + years)
     except ValueError:  # born on 29 February: of age on 1 March in a common year
         return date(day.year + years, 3, 1)
+
+
+def minors_of_birth_years(years: list[int], on: date) -> int:
+    """The members born in `years` who may be under 18 on `on`. A birth year cannot tell an 18th birthday later
+    this year from one passed: R10 errs on the child's side and counts the member (staff's birth date corrects it)."""
+    return sum(on.year - year <= 18 for year in years)
 
 
 def normalise_address_key(postcode: str, house_number: str, suffix: str = "") -> str:

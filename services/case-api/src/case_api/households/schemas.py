@@ -120,3 +120,11 @@ class HouseholdRead(BaseModel):
     bsn: str | None = Field(description="Masked unless the caller's role needs the full number (R15).")
     members: list[MemberRead]
     version: int = Field(description="Raised by every change; the ETag of GET /household, for If-Match (ADR 0013).")
+    reported_minors: int | None = Field(
+        description="How many minors a partner reported (a count, or from birth years); counts towards has_minors "
+        "only while members_by_staff is false (ADR 0013)."
+    )
+    members_by_staff: bool = Field(
+        description="Staff recorded the members (opened the case, replaced the household or changed a member): "
+        "their birth dates alone decide the minors."
+    )

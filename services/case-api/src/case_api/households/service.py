@@ -37,7 +37,9 @@ def new_members(request: HouseholdIn) -> list[Member]:
     return [new_member(member, position=position) for position, member in enumerate(request.members)]
 
 
-def build_household(ctx: Context, request: HouseholdIn) -> Household:
+def build_household(
+    ctx: Context, request: HouseholdIn, *, by_staff: bool = False, reported_minors: int | None = None
+) -> Household:
     household = Household(
         id=str(uuid.uuid4()),
         street=request.street,
@@ -55,17 +57,23 @@ def build_household(ctx: Context, request: HouseholdIn) -> Household:
         bsn_index=ctx.vault.blind_index(request.bsn) if request.bsn else None,
         created_at=ctx.clock.now(),
         members=new_members(request),
+        members_by_staff=by_staff,
+        reported_minors=reported_minors,
+        version=1,
     )
     ctx.session.add(household)
     return household
 
 
 def has_minors(household: Household, on: date) -> bool:
-    return any(is_minor(member.birth_date, on) for member in household.members)
+    return minors_count(household, on) > 0
 
 
 def minors_count(household: Household, on: date) -> int:
-    return sum(is_minor(member.birth_date, on) for member in household.members)
+    """The minors of the members' birth dates; while staff have not recorded the members, at least as many as a
+    partner reported (staff data wins once there is any, ADR 0013)."""
+    recorded = sum(is_minor(member.birth_date, on) for member in household.members)
+    return recorded if household.members_by_staff else max(recorded, household.reported_minors or 0)
 
 
 def read_household(ctx: Context, household: Household) -> HouseholdRead:
@@ -101,4 +109,6 @@ def read_household(ctx: Context, household: Household) -> HouseholdRead:
             for member in household.members
         ],
         version=household.version,
+        reported_minors=household.reported_minors,
+        members_by_staff=household.members_by_staff,
     )

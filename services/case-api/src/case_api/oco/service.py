@@ -15,6 +15,7 @@ from case_api.cases.service import CASE_FILE, load_case, transition
 from case_api.context import Context
 from case_api.events import emit
 from case_api.households.models import MemberRole, is_minor
+from case_api.households.service import minors_count
 from case_api.oco.models import (
     NOTIFICATION_MOMENT,
     OcoAnswer,
@@ -243,7 +244,7 @@ async def read_referral(ctx: Context, *, case_id: str, consent_id: str) -> OcoRe
     household = await CaseRepository(ctx.session).household(case.household_id)
     ctx.log_processing(activity=OCO_REFERRAL, case_id=case.id, operation=Operation.read)
     today = ctx.today()
-    minors = sum(is_minor(member.birth_date, today) for member in household.members)
+    minors = minors_count(household, today)  # a partner's count while staff have not recorded the members
     return OcoReferral(
         case_id=case.id,
         consent=ReferralConsent.model_validate(consent),

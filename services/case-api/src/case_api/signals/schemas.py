@@ -2,10 +2,11 @@
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from case_api.households.schemas import HouseholdIn
+from case_api.households.schemas import MAX_MEMBERS, HouseholdIn
 from case_api.signals.models import PartnerKind, SignalResolution
 from case_api.tasks.schemas import TaskRead
 
@@ -30,6 +31,24 @@ class SignalIn(BaseModel):
         return signal_date
 
 
+class ReportedComposition(BaseModel):
+    """What a housing corporation knows of the household's composition: how many minors, or the birth year of
+    each member. It counts towards has_minors while staff have not recorded the members (ADR 0013)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    minors_count: int | None = Field(default=None, ge=0, le=MAX_MEMBERS)
+    birth_years: list[Annotated[int, Field(ge=1900, le=2100)]] | None = Field(
+        default=None, min_length=1, max_length=MAX_MEMBERS, description="One a member, adults included."
+    )
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "ReportedComposition":
+        if (self.minors_count is None) == (self.birth_years is None):
+            raise ValueError("send either minors_count or birth_years")
+        return self
+
+
 class SignalReceive(BaseModel):
     """A signal with the household it is about: attaches to the household's open case or opens one (R2)."""
 
@@ -38,6 +57,9 @@ class SignalReceive(BaseModel):
     team: str = Field(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9-]*$", examples=["team-noord"])
     household: HouseholdIn
     signal: SignalIn
+    composition: ReportedComposition | None = Field(
+        default=None, description="A partner's household facts (minors count or birth years), when it knows them."
+    )
 
 
 class SignalRead(BaseModel):

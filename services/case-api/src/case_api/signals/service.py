@@ -7,17 +7,24 @@ import uuid
 from dateutil.relativedelta import relativedelta
 
 from case_api.audit.models import Operation
-from case_api.cases.models import OpenedBy, OutcomeCode, Stage
+from case_api.cases.models import Case, OpenedBy, OutcomeCode, Stage
 from case_api.cases.process import LEGAL, Action
 from case_api.cases.repository import CaseRepository
 from case_api.cases.service import CASE_FILE, close_case, compute_priority, load_case, open_case, transition
 from case_api.context import Context
 from case_api.events import emit
-from case_api.households.models import normalise_address_key
+from case_api.households.maintenance import after_change
+from case_api.households.models import minors_of_birth_years, normalise_address_key
 from case_api.households.schemas import HouseholdIn
 from case_api.signals.models import Signal, SignalResolution
 from case_api.signals.repository import SignalRepository
-from case_api.signals.schemas import ArrearsCleared, ArrearsClearedReceipt, SignalIn, SignalReceipt
+from case_api.signals.schemas import (
+    ArrearsCleared,
+    ArrearsClearedReceipt,
+    ReportedComposition,
+    SignalIn,
+    SignalReceipt,
+)
 from case_api.tasks.models import AssigneeRole, TaskKind
 from case_api.tasks.schemas import TaskRead
 from case_api.tasks.service import ensure_task, recompute_tasks
@@ -28,8 +35,15 @@ ARREARS_CLEARED_TASK_WORKING_DAYS = 5
 
 
 async def receive_signal(
-    ctx: Context, *, team: str, household: HouseholdIn, signal: SignalIn, opened_by: OpenedBy = OpenedBy.signal
+    ctx: Context,
+    *,
+    team: str,
+    household: HouseholdIn,
+    signal: SignalIn,
+    opened_by: OpenedBy = OpenedBy.signal,
+    composition: ReportedComposition | None = None,
 ) -> SignalReceipt:
+    reported_minors = _reported_minors(composition, signal)
     address_key = normalise_address_key(household.postcode, household.house_number, household.house_number_suffix)
     signals = SignalRepository(ctx.session)
     # R2: a signal for the same address within the configured months makes the case consecutive.
@@ -47,13 +61,47 @@ async def receive_signal(
             first_signal_on=signal.signal_date,
             crisis=signal.crisis,
             consecutive=consecutive,
+            reported_minors=reported_minors,
         )
     else:
         case = await load_case(ctx, found.id, for_update=True)
         transition(ctx, case, Action.attach_signal)
-    return await _attach(
+    receipt = await _attach(
         ctx, case_id=case.id, signal=signal, address_key=address_key, consecutive=consecutive, opened=found is None
     )
+    if found is not None:
+        await _take_partner_facts(ctx, case=case, household=household, reported_minors=reported_minors)
+    return receipt
+
+
+def _reported_minors(composition: ReportedComposition | None, signal: SignalIn) -> int | None:
+    """The minors a partner's composition tells of, on the signal's date; 422 for a birth year after it."""
+    if composition is None:
+        return None
+    if composition.birth_years is None:
+        return composition.minors_count
+    if max(composition.birth_years) > signal.signal_date.year:
+        raise Unprocessable(
+            "a member cannot be born after the year of the signal date", field="composition.birth_years"
+        )
+    return minors_of_birth_years(composition.birth_years, signal.signal_date)
+
+
+async def _take_partner_facts(ctx: Context, *, case: Case, household: HouseholdIn, reported_minors: int | None) -> None:
+    """A partner's signal for a household with an open case: its facts fill what staff have not recorded, never
+    overwrite it (ADR 0013). A minors count replaces an earlier partner's count; contact details fill only an
+    empty mobile or e-mail."""
+    record = await CaseRepository(ctx.session).household(case.household_id)
+    changed: list[str] = []
+    if reported_minors is not None and reported_minors != record.reported_minors:
+        record.reported_minors = reported_minors
+        changed.append("reported_minors")
+    if (household.mobile and not record.mobile) or (household.email and not record.email):
+        record.mobile = record.mobile or household.mobile
+        record.email = record.email or household.email
+        changed.append("contact")
+    if changed:
+        await after_change(ctx, case=case, household=record, changed=changed)
 
 
 async def attach_signal(ctx: Context, *, case_id: str, signal: SignalIn) -> SignalReceipt:

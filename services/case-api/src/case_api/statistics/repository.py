@@ -8,7 +8,7 @@ from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from case_api.cases.models import Case
-from case_api.households.models import Member
+from case_api.households.models import Household, Member
 from case_api.legal.models import EvictionChange, EvictionDateChange, LegalStep
 from case_api.statistics.models import StatisticsFact
 
@@ -49,6 +49,20 @@ class StatisticsRepository:
             .where(Case.id.in_(case_ids), Case.erased_at.is_(None))
         )
         return (await self._session.execute(query)).all()
+
+    async def reported_minors(self, case_ids: Collection[str]) -> Sequence[Row[str, int]]:
+        """The minors partners reported for households whose members staff have not recorded (ADR 0013)."""
+        query = (
+            select(Case.id, Household.reported_minors)
+            .join(Household, Household.id == Case.household_id)
+            .where(
+                Case.id.in_(case_ids),
+                Case.erased_at.is_(None),
+                Household.members_by_staff.is_(False),
+                Household.reported_minors.is_not(None),
+            )
+        )
+        return (await self._session.execute(query)).all()  # type: ignore[return-value]
 
     async def stored_facts(self, first: date, last: date) -> Sequence[StatisticsFact]:
         query = select(StatisticsFact).where(StatisticsFact.occurred_on >= first, StatisticsFact.occurred_on <= last)

@@ -101,8 +101,15 @@ async def live_facts(ctx: Context, case_ids: Collection[str] | None = None) -> l
     births: dict[str, list[date | None]] = defaultdict(list)
     for case_id, birth_date in await repository.birth_dates(ids - erased):
         births[case_id].append(birth_date)
+    # A partner's count stands while staff have not recorded the members, as for has_minors (ADR 0013).
+    reported: dict[str, int] = {row[0]: row[1] for row in await repository.reported_minors(ids - erased)}
     return [
-        Fact(case_id=case_id, kind=kind, on=on, minors=sum(is_minor(born, on) for born in births[case_id]))
+        Fact(
+            case_id=case_id,
+            kind=kind,
+            on=on,
+            minors=max(sum(is_minor(born, on) for born in births[case_id]), reported.get(case_id, 0)),
+        )
         for (case_id, kind), on in dates.items()
         if case_id not in erased
     ]

@@ -20,6 +20,7 @@ from partner_gateway.config import Settings
 from partner_gateway.inbound.case_api import CaseApi, CaseApiAnswer, CaseApiUnavailable
 from partner_gateway.inbound.models import InboundMessage, InboundStatus
 from partner_gateway.inbound.repository import InboundRepository
+from partner_gateway.inbound.validation import COMPOSITION_FIELDS
 from partner_gateway.partners.models import Partner, PartnerKind
 from partner_gateway.partners.repository import PartnerRepository
 from service_kit.clock import Clock
@@ -402,6 +403,7 @@ SIGNAL_FIELDS: Mapping[str, str] = {
         for name in ("street", "house_number", "house_number_suffix", "postcode", "city", "email", "mobile")
     },
     **{f"signal.{name}": f"data.{name}" for name in ("arrears_amount", "arrears_since", "signal_date", "crisis")},
+    **{f"composition.{name}": f"data.{name}" for name in COMPOSITION_FIELDS},
 }
 
 
@@ -430,9 +432,13 @@ def _signal_body(inbound: Inbound) -> dict[str, Any]:
         household["preferred_channel"] = "sms"
     elif "email" in data:
         household["preferred_channel"] = "email"
+    # A corporation's household composition: case-api counts it towards has_minors while staff have recorded no
+    # members (ADR 0013). It goes to case-api only, never on Kafka nor to another partner.
+    composition = {name: data[name] for name in COMPOSITION_FIELDS if data.get(name) is not None}
     return {
         "team": partner.team or inbound.settings.default_team,
         "household": household,
+        **({"composition": composition} if composition else {}),
         "signal": {
             "partner_kind": partner.kind.value,
             "partner_id": partner.id,

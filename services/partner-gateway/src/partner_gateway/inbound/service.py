@@ -18,8 +18,8 @@ from partner_gateway.inbound.models import InboundMessage, InboundStatus
 from partner_gateway.inbound.rate_limit import RateLimiter
 from partner_gateway.inbound.repository import InboundRepository
 from partner_gateway.inbound.types import MESSAGE_TYPES
-from partner_gateway.inbound.validation import validate_data, validate_envelope
-from partner_gateway.partners.models import Partner
+from partner_gateway.inbound.validation import validate_data, validate_envelope, validate_household_facts
+from partner_gateway.partners.models import Partner, PartnerKind
 from partner_gateway.partners.repository import PartnerRepository
 from service_kit.clock import Clock
 from service_kit.errors import Conflict, DomainError, Forbidden, NotFound, Unprocessable
@@ -152,6 +152,8 @@ async def receive_message(
             allowed_types=list(allowed),
         )
     validate_data(message_type, document["data"])
+    if message_type == "arrears.reported":
+        validate_household_facts(document["data"], kind_knows_it=partner.kind is PartnerKind.housing_corporation)
 
     message = InboundMessage(
         id=new_message_id(),

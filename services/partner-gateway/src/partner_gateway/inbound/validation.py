@@ -126,3 +126,33 @@ def validate_envelope(body: Any) -> None:
 def validate_data(message_type: str, data: Any) -> None:
     """The `data` of a known message type against its schema; 422 naming the first field to fix."""
     _refuse(problems(message_type, data, prefix="data"))
+
+
+# The household facts a housing corporation knows and a utility does not (issue 10), on arrears.reported (and in
+# a signal file's columns of the same names); forwarded to case-api only, never on Kafka or in a webhook.
+COMPOSITION_FIELDS = ("minors_count", "birth_years")
+
+
+def composition_problem(data: dict[str, Any], *, kind_knows_it: bool) -> tuple[str, str] | None:
+    """(field, message) of what is wrong with the household composition of arrears.reported's data, or None;
+    the schema has checked each field's form already."""
+    sent = [name for name in COMPOSITION_FIELDS if data.get(name) is not None]
+    if not sent:
+        return None
+    if not kind_knows_it:
+        return sent[0], "only a housing corporation sends the household's composition"
+    if len(sent) == 2:
+        return "birth_years", "send minors_count or birth_years, not both"
+    signal_year = int(str(data.get("signal_date", "9999"))[:4])
+    for index, year in enumerate(data.get("birth_years") or []):
+        if year > signal_year:
+            return f"birth_years[{index}]", "lies after the year of signal_date"
+    return None
+
+
+def validate_household_facts(data: dict[str, Any], *, kind_knows_it: bool) -> None:
+    """422 naming the field of arrears.reported's household composition that a partner may not or cannot send."""
+    problem = composition_problem(data, kind_knows_it=kind_knows_it)
+    if problem is not None:
+        field = f"data.{problem[0]}"
+        _refuse([{"field": field, "message": problem[1], "type": "household_facts"}])

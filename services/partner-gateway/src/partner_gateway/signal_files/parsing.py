@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from partner_gateway.inbound.validation import COMPOSITION_FIELDS, composition_problem
+
 COLUMNS = (
     "reference",
     "initials",
@@ -32,7 +34,11 @@ COLUMNS = (
     "crisis",
     "consent_given",
 )
-OPTIONAL = frozenset({"surname_prefix", "house_number_suffix", "email", "mobile", "crisis"})
+# A housing corporation's household composition (issue 10): columns a file may have, not must have; a row fills
+# one of them or neither (as arrears.reported's minors_count and birth_years). Birth years are separated by spaces.
+COMPOSITION_COLUMNS = COMPOSITION_FIELDS
+OPTIONAL = frozenset({"surname_prefix", "house_number_suffix", "email", "mobile", "crisis", *COMPOSITION_COLUMNS})
+MAX_MEMBERS = 20
 
 POSTCODE = re.compile(r"^([1-9][0-9]{3}) ?([A-Za-z]{2})$")
 HOUSE_NUMBER = re.compile(r"^[0-9]{1,10}$")
@@ -41,6 +47,8 @@ MOBILE = re.compile(r"^(\+316|06)[0-9]{8}$")
 # Euros with a decimal comma (Dutch exports) or point, at most two decimals, no thousands separators.
 AMOUNT = re.compile(r"^([0-9]{1,7})(?:[.,]([0-9]{1,2}))?$")
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+WHOLE_NUMBER = re.compile(r"^[0-9]{1,2}$")
+YEAR = re.compile(r"^[0-9]{4}$")
 YES_NO = {"yes": True, "no": False}
 MAX_LENGTH = {
     "reference": 100,
@@ -76,8 +84,9 @@ def delimiter_of(header_line: str) -> str:
     return ";" if header_line.count(";") > header_line.count(",") else ","
 
 
-def read_rows(text: str) -> Iterator[ParsedRow]:
-    """Every data row of the file, checked; raises BadHeader when the header row is not the contract's."""
+def read_rows(text: str, *, composition_allowed: bool = True) -> Iterator[ParsedRow]:
+    """Every data row of the file, checked; raises BadHeader when the header row is not the contract's. A row that
+    fills a composition column is rejected unless `composition_allowed` (a housing corporation's file)."""
     text = text.removeprefix("\ufeff")  # a byte-order mark, as spreadsheet programs write
     first_line = text.split("\n", 1)[0]
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter_of(first_line), quotechar='"')
@@ -87,18 +96,18 @@ def read_rows(text: str) -> Iterator[ParsedRow]:
     for name in COLUMNS:
         if name not in header:
             raise BadHeader(f"the header row has no column {name}", column=name)
-    unknown = [name for name in header if name not in COLUMNS]
+    unknown = [name for name in header if name not in COLUMNS and name not in COMPOSITION_COLUMNS]
     if unknown:
         raise BadHeader(f"the header row has a column that is not in the contract: {unknown[0]}", column=unknown[0])
     if len(set(header)) != len(header):
         twice = next(name for name in header if header.count(name) > 1)
         raise BadHeader(f"the header row names column {twice} twice", column=twice)
-    positions = [(name, header.index(name)) for name in COLUMNS]
+    positions = [(name, header.index(name)) for name in (*COLUMNS, *COMPOSITION_COLUMNS) if name in header]
     seen: dict[str, int] = {}
     for number, values in enumerate(reader, start=2):
         if not any(value.strip() for value in values):
             continue  # blank lines, e.g. at the end
-        parsed = check_row(number, values, positions)
+        parsed = check_row(number, values, positions, composition_allowed=composition_allowed)
         if not parsed.errors:
             earlier = seen.setdefault(parsed.reference, number)
             if earlier != number:
@@ -106,7 +115,9 @@ def read_rows(text: str) -> Iterator[ParsedRow]:
         yield parsed
 
 
-def check_row(number: int, values: list[str], positions: list[tuple[str, int]]) -> ParsedRow:
+def check_row(
+    number: int, values: list[str], positions: list[tuple[str, int]], *, composition_allowed: bool = True
+) -> ParsedRow:
     parsed = ParsedRow(row=number)
     errors = parsed.errors
     cells: dict[str, str] = {}
@@ -143,6 +154,11 @@ def check_row(number: int, values: list[str], positions: list[tuple[str, int]]) 
         name: cells[name] for name in COLUMNS[1:-2] if cells.get(name) or name not in OPTIONAL
     }  # the optional text columns only when filled, as an inbound message would carry them
     data["crisis"] = YES_NO[cells["crisis"]] if cells.get("crisis") else False
+    data.update({name: cells[name] for name in COMPOSITION_COLUMNS if cells.get(name)})
+    problem = composition_problem(data, kind_knows_it=composition_allowed)
+    if problem is not None:
+        errors.append({"column": problem[0].split("[", 1)[0], "message": problem[1]})
+        return parsed
     parsed.data = data
     return parsed
 
@@ -190,6 +206,19 @@ def _yes_no(value: str) -> str | Problem:
     return lowered if lowered in YES_NO else Problem("must be yes or no")
 
 
+def _minors_count(value: str) -> int | Problem:
+    if WHOLE_NUMBER.match(value) is None or int(value) > MAX_MEMBERS:
+        return Problem(f"must be a whole number from 0 to {MAX_MEMBERS}")
+    return int(value)
+
+
+def _birth_years(value: str) -> list[int] | Problem:
+    years = value.split()
+    if len(years) > MAX_MEMBERS or not all(YEAR.match(year) and 1900 <= int(year) <= 2100 for year in years):
+        return Problem(f"must be up to {MAX_MEMBERS} years (1900 to 2100) separated by spaces, one a member")
+    return [int(year) for year in years]
+
+
 CHECKS: dict[str, Callable[[str], Any]] = {
     "postcode": _postcode,
     "house_number": _pattern(HOUSE_NUMBER, "must be a whole number (put letters in house_number_suffix)"),
@@ -202,4 +231,6 @@ CHECKS: dict[str, Callable[[str], Any]] = {
     "signal_date": _date,
     "crisis": _yes_no,
     "consent_given": _yes_no,
+    "minors_count": _minors_count,
+    "birth_years": _birth_years,
 }

@@ -87,7 +87,8 @@ async def take_signal_file(
     report: list[dict[str, Any]] = []
     messages: list[dict[str, Any]] = []
     try:
-        for parsed in read_rows(body.decode("utf-8")):
+        composition_allowed = partner.kind is PartnerKind.housing_corporation
+        for parsed in read_rows(body.decode("utf-8"), composition_allowed=composition_allowed):
             if parsed.errors:
                 report.append({"row": parsed.row, "status": "rejected", "errors": parsed.errors})
                 continue
