@@ -82,3 +82,36 @@ def post_partner_message(gateway: httpx.Client, partner_id: str, secret: str, me
     )
     assert answer.status_code == 202, answer.text
     return str(answer.json()["message_id"])
+
+
+def read_partner_message(gateway: httpx.Client, partner_id: str, secret: str, message_id: str) -> dict[str, Any]:
+    """The partner's own read of a message's outcome: a GET signed over an empty body (docs/partners.md)."""
+    webhook_id = f"msg_{uuid.uuid4().hex}"
+    now = datetime.now(UTC)
+    answer = gateway.get(
+        f"/v1/partners/{partner_id}/messages/{message_id}",
+        headers={
+            "webhook-id": webhook_id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": Webhook(secret).sign(webhook_id, now, ""),
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    read: dict[str, Any] = answer.json()
+    return read
+
+
+def settled_partner_message(
+    gateway: httpx.Client, partner_id: str, secret: str, message: dict[str, Any], *, timeout: float = 60
+) -> dict[str, Any]:
+    """Send `message` signed as the partner and wait (with a deadline) until the gateway's inbound worker settled
+    it: processed, failed or rejected. Returns the partner's read of it."""
+    message_id = post_partner_message(gateway, partner_id, secret, message)
+    settled: dict[str, Any] = wait_for(
+        lambda: (
+            (read := read_partner_message(gateway, partner_id, secret, message_id))["status"] != "received" and read
+        ),
+        timeout=timeout,
+        what=f"{message['type']} of {partner_id} settled",
+    )
+    return settled

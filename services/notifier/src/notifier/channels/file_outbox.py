@@ -25,10 +25,13 @@ class FileOutboxChannel:
 
     def _write(self, path: Path, message: OutgoingMessage) -> None:
         self._folder.mkdir(parents=True, exist_ok=True)
+        if self.name in ("email", "sms") and not message.recipient:
+            # decide() never picks a channel without the household's address; the outbox invents none either.
+            raise ValueError(f"{self.name} {message.notification_id} has no recipient")
         if self.name == "email":
             email = EmailMessage()
             email["Subject"] = message.subject
-            email["To"] = message.recipient or "household@example.invalid"
+            email["To"] = message.recipient
             email["X-Notification-Id"] = message.notification_id
             email["X-Moment"] = message.moment
             email["X-Template-Version"] = message.template_version
@@ -37,6 +40,9 @@ class FileOutboxChannel:
             content = email.as_bytes()
         elif self.name == "letter":
             content = render_letter_pdf(message, sender=self._sender, written_on=message.written_on or date.today())
+        elif self.name == "sms":
+            # As the SMS provider would be told: to whom (the recorded mobile), then the text.
+            content = f"To: {message.recipient}\n\n{message.body}\n".encode()
         else:
             content = f"{message.subject}\n\n{message.body}\n".encode()
         # Written under a temporary name and renamed, so a reader never sees half a message and a

@@ -459,13 +459,14 @@ def _answer_field(answer: CaseApiAnswer, name: str) -> Any:
 
 
 # What of case-api's problem a partner reads: allowed_actions for a step the case's process forbids, allowed_steps
-# for one a referral's process forbids.
-PROBLEM_KEYS = ("title", "detail", "field", "allowed_actions", "allowed_steps")
+# for one a referral's process forbids, and the rule of spec/domain.md that refused it (e.g. R11 for an eviction of
+# a family with minors without a rehousing outcome).
+PROBLEM_KEYS = ("title", "detail", "field", "rule", "allowed_actions", "allowed_steps")
 
 
 def _problem_of(answer: CaseApiAnswer, fields: Mapping[str, str]) -> dict[str, Any]:
     """What case-api said, as far as the partner may read it: its problem's title, detail, field (as the message
-    names it) and allowed actions or steps."""
+    names it), the rule that refused it, and allowed actions or steps."""
     if not isinstance(answer.body, dict):
         return {}
     problem = {key: answer.body[key] for key in PROBLEM_KEYS if key in answer.body}
