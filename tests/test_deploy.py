@@ -529,3 +529,21 @@ def test_compose_gives_case_api_clients_the_url_and_token() -> None:
         assert token, f"{name} has no {prefix}CASE_API_TOKEN_FILE"
         assert any(str(v).endswith(f":{token}:ro") for v in spec.get("volumes", [])), f"{name} does not mount {token}"
     assert found == set(clients)
+
+
+def test_the_production_overlay_ships_only_placeholder_oins_that_production_refuses(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    """An overlay applied without its REPLACE lines filled in must not start: every OIN it carries is a placeholder
+    (the rule of docs/operations.md), so each service's production settings refuse it at start-up."""
+    from service_kit.settings import is_placeholder_oin
+
+    oins = {
+        key: value
+        for doc in of_kind(rendered["production"], "ConfigMap").values()
+        for key, value in (doc.get("data") or {}).items()
+        if key.endswith("_OIN")
+    }
+    assert set(oins) == {"CASE_API_OIN", "NOTIFIER_OIN", "GATEWAY_OIN"}
+    assert all(is_placeholder_oin(oin) for oin in oins.values()), oins
+    assert not is_placeholder_oin("00000001002220647000")  # a municipality's OIN passes

@@ -45,6 +45,13 @@ def test_production_accepts_real_values() -> None:
     assert settings.effective_database_url == POSTGRES_URL
 
 
+@pytest.mark.parametrize("placeholder", ["00000009999999999000", "00000000000000000000", "00000003333333333000"])
+def test_production_refuses_a_placeholder_oin(placeholder: str) -> None:
+    with pytest.raises(ValidationError, match=f"oin {placeholder} is a placeholder"):
+        production(oin=placeholder)
+    assert production(oin=MUNICIPAL_OIN).oin == MUNICIPAL_OIN
+
+
 def test_production_refuses_the_development_oin() -> None:
     with pytest.raises(ValidationError, match="oin is the development OIN"):
         production(oin=DEVELOPMENT_OIN)

@@ -153,7 +153,7 @@ def test_production_refuses_the_development_key_and_an_unusable_one() -> None:
     production = {
         "environment": "production",
         "database_url": "postgresql+asyncpg://gateway@db/gateway",
-        "oin": "00000009999999999000",
+        "oin": "00000001002220647000",
         "oidc_jwks_url": "https://idp.example/jwks.json",
         "oidc_issuer": "https://idp.example",
     }

@@ -14,6 +14,18 @@ from eviction_schemas.envelope import CASE_EVENTS_TOPIC, NOTIFICATION_EVENTS_TOP
 # Values that are fine on a laptop and must never reach production.
 DEVELOPMENT_SECRET_MARKER = "change-me"  # noqa: S105 - the marker production refuses, not a secret
 DEVELOPMENT_OIN = "00000001234567890000"
+# OINs that stand in for the municipality's own in examples and manifests (the production overlay ships one so
+# that nobody starts with a real-looking value by accident). Production refuses these, and any OIN whose ten
+# identifying digits (after the 7-digit prefix) are one digit repeated or the run 1234567890 (is_placeholder_oin).
+PLACEHOLDER_OINS = frozenset({DEVELOPMENT_OIN, "00000009999999999000", "00000000000000000000"})
+
+
+def is_placeholder_oin(oin: str) -> bool:
+    """Whether `oin` is a stand-in rather than an organisation's OIN (the rule production applies at start-up)."""
+    identifying = oin[7:17]
+    return oin in PLACEHOLDER_OINS or len(set(identifying)) == 1 or identifying == "1234567890"
+
+
 # The local development identity provider of `make token` (devinfra.devkey): trusted on a laptop only.
 DEVELOPMENT_OIDC_ISSUER = "urn:eviction-prevention:dev-issuer"
 DEVELOPMENT_OIDC_KEY_ID = "ep-dev-key-1"
@@ -114,6 +126,10 @@ class ServiceSettings(BaseSettings):
         ]
         if self.oin == DEVELOPMENT_OIN:
             problems.append("oin is the development OIN; set the municipality's OIN")
+        elif is_placeholder_oin(self.oin):
+            problems.append(
+                f"oin {self.oin} is a placeholder; set the municipality's OIN (the production overlay's REPLACE line)"
+            )
         if not self.database_url or self.database_url.startswith("sqlite"):
             problems.append("database_url must point to PostgreSQL in production")
         if not self.oidc_jwks_url.startswith("https://"):
