@@ -503,13 +503,18 @@ def test_case_api_clients_have_the_token_url_and_network_policies(
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_every_rolling_deployment_has_a_disruption_budget(
+def test_every_deployment_has_a_disruption_budget_and_a_liveness_probe(
     rendered: dict[str, list[dict[str, Any]]], overlay: str
 ) -> None:
+    """Workers too: their liveness is the metrics port's /health/live (the event loop's heartbeat, service_kit
+    metrics.Heartbeat); the one-pod workers (deadlines, retention: Recreate on purpose) have a budget that allows
+    their one pod to move, so a node drain is not blocked and the budget says so."""
     pdbs = of_kind(rendered[overlay], "PodDisruptionBudget").values()
     for name, deployment in of_kind(rendered[overlay], "Deployment").items():
-        if deployment["spec"]["strategy"]["type"] == "Recreate":
-            continue  # one pod on purpose (deadlines, retention)
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            probe = container["livenessProbe"]["httpGet"]
+            assert probe["path"] == "/health/live", name
+            assert probe["port"] in {port["name"] for port in container["ports"]}, name
         labels = pod_labels(deployment)
         assert [pdb for pdb in pdbs if selects(pdb["spec"]["selector"], labels)], f"no PodDisruptionBudget for {name}"
 

@@ -294,13 +294,39 @@ run_worker("kit test worker", main, settings=WorkerSettings(metrics_port={port})
         assert worker.stdout is not None
         assert worker.stdout.readline().strip() == "READY"
         response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+        live = httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=5)
     finally:
         worker.terminate()
         _, stderr = worker.communicate(timeout=15)
 
     assert response.status_code == 200
     assert "process_resident_memory_bytes" in response.text
+    assert live.status_code == 200, live.text
+    assert live.json()["status"] == "ok"
     lines = json_lines(stderr)
     assert {line["message"] for line in lines} >= {"kit test worker started", "kit test worker stopped"}
     assert {line["service"] for line in lines} == {"kit-worker"}
     assert worker.returncode == 0
+
+
+def test_a_worker_whose_loop_stopped_beating_answers_503_on_its_liveness() -> None:
+    from wsgiref.util import setup_testing_defaults
+
+    from service_kit.metrics import Heartbeat, worker_endpoints
+
+    heartbeat = Heartbeat(stale_after=0.2)
+    app = worker_endpoints(heartbeat)
+    answers: list[str] = []
+
+    def call(path: str) -> bytes:
+        environ: dict[str, Any] = {"PATH_INFO": path}
+        setup_testing_defaults(environ)
+        return b"".join(app(environ, lambda status, headers: answers.append(status)))
+
+    assert b'"ok"' in call("/health/live")
+    time.sleep(0.3)  # no beat meanwhile: the loop would be blocked
+    assert b'"stalled"' in call("/health/live")
+    heartbeat.beat()
+    call("/health/live")
+    assert b"process_resident_memory_bytes" in call("/metrics") or b"python_info" in call("/metrics")
+    assert answers[:3] == ["200 OK", "503 Service Unavailable", "200 OK"]

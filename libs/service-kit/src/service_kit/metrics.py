@@ -7,8 +7,12 @@ notifications, deliveries) are gauges computed when scraped, so they are right w
 """
 
 import logging
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from fastapi import APIRouter, Request, Response
 from opentelemetry.trace import SpanKind
@@ -18,7 +22,7 @@ from prometheus_client import (
     Histogram,
     ProcessCollector,
     generate_latest,
-    start_http_server,
+    make_wsgi_app,
 )
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
@@ -108,8 +112,64 @@ class ObservabilityMiddleware:
                 )
 
 
-def start_worker_metrics_server(port: int, host: str) -> None:
-    """Serve the worker process's default registry on `port` (0: no server) from a daemon thread."""
+class Heartbeat:
+    """When the worker's event loop last ran: `run_worker` beats every few seconds from a task on the loop, so a
+    loop that is blocked (a call that never yields, a deadlock in a thread the loop waits on) stops beating and
+    the worker's liveness answer turns 503 after `stale_after` seconds, for the orchestrator to restart it."""
+
+    def __init__(self, stale_after: float = 60.0) -> None:
+        self.stale_after = stale_after
+        self._last = time.monotonic()
+
+    def beat(self) -> None:
+        self._last = time.monotonic()
+
+    def age(self) -> float:
+        return time.monotonic() - self._last
+
+    def alive(self) -> bool:
+        return self.age() < self.stale_after
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # scrapes and probes are not news
+        return None
+
+
+def worker_endpoints(heartbeat: Heartbeat) -> Callable[..., Iterable[bytes]]:
+    """The worker's HTTP answers: `/health/live` from the heartbeat (200, or 503 when the loop stopped beating),
+    anything else the default registry's metrics (prometheus_client's WSGI app)."""
+    metrics = make_wsgi_app()
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == "/health/live":
+            alive = heartbeat.alive()
+            body = (
+                f'{{"status": "{"ok" if alive else "stalled"}", "loop_seconds_since_beat": {heartbeat.age():.1f}}}'
+            ).encode()
+            status = "200 OK" if alive else "503 Service Unavailable"
+            start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        result: Iterable[bytes] = metrics(environ, start_response)
+        return result
+
+    return app
+
+
+def start_worker_metrics_server(port: int, host: str, heartbeat: Heartbeat | None = None) -> None:
+    """Serve the worker process's default registry on `port` (0: no server) from a daemon thread, and its
+    liveness (`/health/live`, from `heartbeat`) beside it."""
     if port:
-        start_http_server(port, addr=host)
-        log.info("metrics at http://%s:%d/metrics", host, port)
+        server = make_server(
+            host,
+            port,
+            worker_endpoints(heartbeat or Heartbeat()),
+            server_class=_ThreadingWSGIServer,
+            handler_class=_QuietHandler,
+        )
+        threading.Thread(target=server.serve_forever, name="worker-metrics", daemon=True).start()
+        log.info("metrics at http://%s:%d/metrics, liveness at /health/live", host, port)
