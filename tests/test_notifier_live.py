@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from notifier_fixtures import MADE_UP_HOUSEHOLD
 
 from devinfra.e2e import running_stack, wait_for
 from devinfra.ports import free_port
@@ -21,7 +22,7 @@ from devinfra.sms_provider import LocalSmsProvider
 from devinfra.smtp_sink import LocalSmtpServer
 from devinfra.stack import Stack
 from notifier.templating.catalog import reference_of, render
-from notifier.templating.context import PLACEHOLDER_HOUSEHOLD, Sender
+from notifier.templating.context import Sender
 
 pytestmark = pytest.mark.postgres
 
@@ -142,7 +143,7 @@ async def test_m1_reaches_a_frisian_household_by_email_sms_and_letter_read_from_
     expected = render(
         "M1.email",
         language="fy",
-        household=PLACEHOLDER_HOUSEHOLD,
+        household=MADE_UP_HOUSEHOLD,
         sender=SENDER,
         reference=reference_of(case_id),
     )

@@ -84,6 +84,7 @@ async def test_the_notifier_reads_how_to_reach_the_household_and_the_read_is_log
         "team": TEAM,
         "eviction_date": None,
         "storage_place": None,
+        "storage_reference": None,
         "retention_end": None,
         "housing_address": None,
         "objection_end": None,
@@ -173,7 +174,11 @@ async def test_after_the_eviction_there_is_no_home_address_but_the_stored_goods_
     assert contact["address_lines"] == []
     assert contact["mail_address_lines"] == ["Postbus 1234", "8900 CA Leeuwarden"]
     assert contact["eviction_date"] == "2026-02-26"
-    assert (contact["storage_place"], contact["retention_end"]) == ("Gemeentelijk depot Leeuwarden", "2026-05-28")
+    assert (contact["storage_place"], contact["storage_reference"], contact["retention_end"]) == (
+        "Gemeentelijk depot Leeuwarden",
+        "DEP-2026-0077",
+        "2026-05-28",
+    )
 
 
 async def test_a_closed_case_after_an_executed_eviction_is_still_evicted(

@@ -21,6 +21,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import RecordMetadata
+from notifier_fixtures import MADE_UP_HOUSEHOLD
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -41,7 +42,7 @@ from notifier.notifications.models import (
 )
 from notifier.notifications.moments import Timing
 from notifier.notifications.service import Dispatcher, apply_event
-from notifier.templating.context import PLACEHOLDER_HOUSEHOLD, ContactLookup, Household, PlaceholderContacts, Sender
+from notifier.templating.context import ContactLookup, Household, Sender
 from notifier.workers.consumer import handler as notifier_handler
 from service_kit.calendar import working_day_calendar
 from service_kit.clock import SystemClock
@@ -390,7 +391,7 @@ class UnavailableContacts:
 
 def household(**changes: Any) -> Household:
     """The made-up household with `changes` (its facts stay, so every template renders)."""
-    return replace(PLACEHOLDER_HOUSEHOLD, **changes)
+    return replace(MADE_UP_HOUSEHOLD, **changes)
 
 
 @dataclass(frozen=True)
@@ -435,7 +436,7 @@ def make_dispatcher(sessions: Sessions) -> Callable[..., Dispatcher]:
         **options: Any,
     ) -> Dispatcher:
         if contacts is None:
-            contacts = StaticContacts(household) if household is not None else PlaceholderContacts()
+            contacts = StaticContacts(household if household is not None else MADE_UP_HOUSEHOLD)
         return Dispatcher(
             sessions=sessions,
             channels=dict(channels) if channels is not None else dict(recording_channels()),

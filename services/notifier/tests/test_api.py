@@ -294,16 +294,40 @@ async def test_templates_are_listed_with_their_languages_and_versions(client: ht
     assert "M2.letter" not in items
 
 
-async def test_a_template_previews_for_a_made_up_household(client: httpx.AsyncClient) -> None:
+async def test_a_template_previews_with_marked_placeholders_not_an_invented_person(client: httpx.AsyncClient) -> None:
     response = await client.get("/v1/templates/M4.letter/preview", params={"language": "fy"})
     assert response.status_code == 200, response.text
     preview = response.json()
     assert (preview["id"], preview["language"], preview["version"]) == ("M4.letter", "fy", "1")
-    assert preview["subject"] == "De datum fan de ûntromming is bekend: 14 april 2026"
-    assert preview["body"].startswith("Bêste Jelle Testhuis,")
+    assert preview["subject"] == "De datum fan de ûntromming is bekend: «datum ûntromming»"
+    assert preview["body"].startswith("Bêste «namme»,")
     assert "Kenmerk: VOORBEELD" in preview["body"]
+    assert preview["case_id"] is None
     assert preview["preview"] is True, "a preview says it is one"
     assert preview["notice"].startswith("PREVIEW")
+    assert "placeholders" in preview["notice"]
+    assert "Jelle" not in preview["body"]
+    assert "Testhuis" not in preview["body"]
+
+    dutch = (await client.get("/v1/templates/M8.email/preview", params={"belongings_message": "stored"})).json()
+    assert dutch["subject"] == "Uw spullen zijn opgeslagen: haal ze op vóór «einde bewaartijd»"
+    for placeholder in ("«naam»", "«opslagplaats»", "«kenmerk opgeslagen spullen»"):
+        assert placeholder in dutch["body"], placeholder
+    refused = (await client.get("/v1/templates/M9.letter/preview", params={"granted": "false"})).json()
+    assert "afgewezen" in refused["body"]
+
+
+async def test_a_preview_for_a_case_needs_a_caseworker_of_its_team(
+    client: httpx.AsyncClient, informed_case: str, bearer: Callable[..., dict[str, str]]
+) -> None:
+    path, params = "/v1/templates/M1.letter/preview", {"case_id": informed_case}
+    assert (await client.get(path, params=params)).status_code == 401
+    assert (await client.get(path, params=params, headers=bearer("policy_analyst", team=None))).status_code == 403
+    assert (
+        await client.get(path, params=params, headers=bearer("outreach_worker", team="team-zuid"))
+    ).status_code == 403
+    unknown = await client.get(path, params={"case_id": "no-such-case"}, headers=bearer("outreach_worker"))
+    assert unknown.status_code == 404
 
 
 async def test_an_unknown_template_or_language_is_404(client: httpx.AsyncClient) -> None:

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from notifier_fixtures import MADE_UP_HOUSEHOLD
 
 from devinfra.kafka import KafkaBroker, create_topics
 from eviction_schemas.envelope import CloudEvent, make_event
@@ -26,7 +27,7 @@ from notifier.db import ProcessedEvent
 from notifier.notifications.choice import QuietHours
 from notifier.notifications.lifecycle import Policy
 from notifier.notifications.service import Dispatcher
-from notifier.templating.context import PLACEHOLDER_HOUSEHOLD, Household, Sender
+from notifier.templating.context import Household, Sender
 from notifier.workers.consumer import handler
 from service_kit.clock import SystemClock
 from service_kit.consumer import EventConsumer
@@ -38,10 +39,10 @@ EVENTS = int(os.environ.get("EP_RESTART_TEST_EVENTS", "10000"))
 RESTART_AFTER = EVENTS * 3 // 10
 # E-mail only: the household has no postal address and no mobile, so M1 is one e-mail per case.
 EMAIL_ONLY = Household(
-    first_name=PLACEHOLDER_HOUSEHOLD.first_name,
-    full_name=PLACEHOLDER_HOUSEHOLD.full_name,
+    first_name=MADE_UP_HOUSEHOLD.first_name,
+    full_name=MADE_UP_HOUSEHOLD.full_name,
     address_lines=(),
-    email=PLACEHOLDER_HOUSEHOLD.email,
+    email=MADE_UP_HOUSEHOLD.email,
     mobile=None,
 )
 

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -26,6 +27,8 @@ from devinfra.devkey import DevKey
 from devinfra.ports import free_port
 from notifier.case_api import CaseApi, CaseApiContacts, CaseApiRefused, CaseApiUnavailable, open_case_api
 from notifier.config import Settings
+from notifier.main import create_app as create_notifier_app
+from notifier.notifications.models import CaseState
 from notifier.templating.context import Household
 from service_kit.clock import FixedClock
 from service_kit.db import make_engine, make_session_factory
@@ -271,3 +274,89 @@ async def test_case_api_down_or_failing_is_unavailable(tmp_path: Path) -> None:
             await client.create_task("c", kind="call", notification_id=str(uuid.uuid4()), moment="M2", reason="r")
         with pytest.raises(CaseApiUnavailable, match="malformed"):
             await CaseApiContacts(client).household("malformed")
+
+
+async def test_stored_goods_arrive_with_their_place_reference_and_end(
+    case_api: RunningCaseApi, notifier_settings: Settings
+) -> None:
+    case_id = await case_api.open_case()
+    await store_goods(case_api, case_id)
+
+    async with open_case_api(notifier_settings) as client:
+        household = await CaseApiContacts(client).household(case_id)
+
+    assert household is not None
+    assert (household.storage_place, household.storage_reference, household.retention_end) == (
+        "Gemeentelijk depot Leeuwarden",
+        "DEP-2026-0077",
+        date(2026, 5, 28),
+    )
+
+
+async def store_goods(case_api: RunningCaseApi, case_id: str) -> None:
+    async with case_api.sessions() as session, session.begin():  # the legal track is another test's: put it there
+        case = await session.get(Case, case_id)
+        assert case is not None
+        case.stage, case.eviction_date = Stage.evicted, date(2026, 2, 26)
+    stored = {
+        "storage_place": "Gemeentelijk depot Leeuwarden",
+        "storage_reference": "DEP-2026-0077",
+        "inventory_reference": "PV-2026-0077",
+        "stored_on": "2026-02-26",
+        "costs": "900.00",
+    }
+    async with httpx.AsyncClient(base_url=case_api.url, headers=case_api.headers("team_lead")) as caseworker:
+        response = await caseworker.post(f"/v1/cases/{case_id}/belongings", json=stored)
+    assert response.status_code == 201, response.text
+
+
+async def test_a_preview_for_a_case_shows_its_recorded_household_read_with_the_service_token(
+    case_api: RunningCaseApi, token_file: Path, database_url: str, sessions: Any, tmp_path: Path
+) -> None:
+    """GET /v1/templates/{id}/preview?case_id=: the notifier's API reads the household from the real case-api
+    with its service token, as a send would (in case-api's processing log), and says it is a preview."""
+    case_id, undated = await case_api.open_case(), await case_api.open_case()
+    await store_goods(case_api, case_id)
+    async with sessions() as session, session.begin():
+        session.add_all([CaseState(case_id=c, team=TEAM, updated_at=T0) for c in (case_id, undated)])
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=database_url,
+        oidc_jwks_url=str(case_api.key.jwks_path),
+        kafka_bootstrap_servers=f"127.0.0.1:{free_port()}",
+        case_api_url=case_api.url,
+        case_api_token_file=token_file,
+        outbox_dir=tmp_path / "outbox",
+    )
+    app = create_notifier_app(settings, clock=FixedClock(T0))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://notifier.test") as notifier:
+            response = await notifier.get(
+                "/v1/templates/M7.letter/preview",
+                params={"case_id": case_id, "language": "fy"},
+                headers=case_api.headers("outreach_worker"),
+            )
+            m4 = await notifier.get(
+                "/v1/templates/M4.letter/preview",
+                params={"case_id": case_id},
+                headers=case_api.headers("outreach_worker"),
+            )
+            no_date = await notifier.get(
+                "/v1/templates/M4.letter/preview",
+                params={"case_id": undated},
+                headers=case_api.headers("outreach_worker"),
+            )
+
+    assert response.status_code == 200, response.text
+    preview = response.json()
+    assert (preview["case_id"], preview["preview"], preview["language"]) == (case_id, True, "fy")
+    assert preview["notice"].startswith("PREVIEW")
+    assert preview["body"].startswith("Bêste Jelle Testhuis,")
+    for fact in ("Gemeentelijk depot Leeuwarden", "DEP-2026-0077", "28 maaie 2026", case_id[:8].upper()):
+        assert fact in preview["body"], fact
+    assert m4.status_code == 200, m4.text  # the executed date is the case's eviction date
+    assert no_date.status_code == 422, no_date.text  # nothing invented: this case has no eviction date
+    assert "eviction_date" in no_date.json()["detail"]
+    read = (await case_api.log_of(case_id))[-1]
+    assert (read.actor, read.activity, read.operation) == ("notifier", "informing-the-household", Operation.read)

@@ -6,6 +6,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from notifier_fixtures import MADE_UP_HOUSEHOLD
 
 from notifier.notifications.choice import (
     CHANNELS_OF,
@@ -17,7 +18,7 @@ from notifier.notifications.choice import (
     normalised_mobile,
 )
 from notifier.notifications.models import Moment
-from notifier.templating.context import PLACEHOLDER_HOUSEHOLD, Household
+from notifier.templating.context import Household
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 QUIET = QuietHours(AMSTERDAM)
@@ -25,7 +26,7 @@ MORNING = datetime(2026, 3, 2, 10, 30, tzinfo=AMSTERDAM)  # a Monday, outside th
 
 
 def household(**changes: Any) -> Household:
-    return replace(PLACEHOLDER_HOUSEHOLD, **changes)
+    return replace(MADE_UP_HOUSEHOLD, **changes)
 
 
 def chosen(moment: Moment, somebody: Household, now: datetime = MORNING) -> list[str]:
@@ -37,7 +38,7 @@ def reasons(moment: Moment, somebody: Household, now: datetime = MORNING) -> dic
 
 
 def test_every_possible_channel_of_m1_is_chosen_in_the_spec_s_order() -> None:
-    decision = decide(Moment.signal, PLACEHOLDER_HOUSEHOLD, now=MORNING, quiet=QUIET)
+    decision = decide(Moment.signal, MADE_UP_HOUSEHOLD, now=MORNING, quiet=QUIET)
     assert decision.chosen == [
         Chosen("letter", "home", MORNING),
         Chosen("sms", "mobile", MORNING),
@@ -147,10 +148,10 @@ def test_without_any_written_channel_a_caseworker_visits() -> None:
 
 
 def test_moments_that_ask_for_personal_contact_get_their_task_besides_the_written_channels() -> None:
-    [task] = [c for c in decide(Moment.date_set, PLACEHOLDER_HOUSEHOLD, now=MORNING, quiet=QUIET).chosen if c.task_kind]
+    [task] = [c for c in decide(Moment.date_set, MADE_UP_HOUSEHOLD, now=MORNING, quiet=QUIET).chosen if c.task_kind]
     assert (task.channel, task.task_kind) == (TASK, "call")
-    assert TASK not in chosen(Moment.signal, PLACEHOLDER_HOUSEHOLD)
-    assert TASK not in chosen(Moment.countdown, PLACEHOLDER_HOUSEHOLD)
+    assert TASK not in chosen(Moment.signal, MADE_UP_HOUSEHOLD)
+    assert TASK not in chosen(Moment.countdown, MADE_UP_HOUSEHOLD)
 
 
 def test_a_household_that_prefers_the_phone_also_gets_a_call() -> None:
@@ -178,22 +179,18 @@ def test_an_sms_decided_in_the_quiet_hours_waits_for_8_local_and_the_other_chann
     local: datetime, sms_due: datetime
 ) -> None:
     now = local.replace(tzinfo=AMSTERDAM)
-    decision = decide(Moment.signal, PLACEHOLDER_HOUSEHOLD, now=now, quiet=QUIET)
+    decision = decide(Moment.signal, MADE_UP_HOUSEHOLD, now=now, quiet=QUIET)
     due = {c.channel: c.due_at for c in decision.chosen}
     assert due["sms"] == sms_due.replace(tzinfo=AMSTERDAM)
     assert due["sms"].astimezone(AMSTERDAM).hour == 8
     assert due["letter"] == due["email"] == now
-    assert reasons(Moment.signal, PLACEHOLDER_HOUSEHOLD, now)["sms"][1].endswith(
-        "; waits for the end of the quiet hours"
-    )
+    assert reasons(Moment.signal, MADE_UP_HOUSEHOLD, now)["sms"][1].endswith("; waits for the end of the quiet hours")
 
 
 @pytest.mark.parametrize("local", [datetime(2026, 3, 2, 8, 0), datetime(2026, 3, 2, 20, 59, 59)])
 def test_an_sms_outside_the_quiet_hours_is_due_at_once(local: datetime) -> None:
     now = local.replace(tzinfo=AMSTERDAM)
-    [sms] = [
-        c for c in decide(Moment.countdown, PLACEHOLDER_HOUSEHOLD, now=now, quiet=QUIET).chosen if c.channel == "sms"
-    ]
+    [sms] = [c for c in decide(Moment.countdown, MADE_UP_HOUSEHOLD, now=now, quiet=QUIET).chosen if c.channel == "sms"]
     assert sms.due_at == now
 
 

@@ -97,7 +97,9 @@ async def test_every_redelivered_event_of_a_case_plans_nothing_twice(
                 ("M5", "T-14:2026-05-12", "pending"),
                 ("M5", "T-7:2026-05-12", "pending"),
                 ("M5", "T-2:2026-05-12", "pending"),
-                ("M8", "INB-2026-0007", "pending"),
+                ("M8", "ended:INB-2026-0007", "pending"),
+                ("M8", "reminder:INB-2026-0007", "pending"),
+                ("M8", "stored:INB-2026-0007", "pending"),
             ]
         )
     )

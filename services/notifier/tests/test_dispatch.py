@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from notifier_fixtures import MADE_UP_HOUSEHOLD
 from sqlalchemy import select
 
 from notifier.channels.base import HandOver, OutgoingMessage
 from notifier.channels.file_outbox import FileOutboxChannel
 from notifier.notifications.choice import normalised_mobile
 from notifier.notifications.models import Moment, Notification, PlannedMoment, PlanStatus, Status
-from notifier.templating.context import PLACEHOLDER_HOUSEHOLD
 
 pytestmark = pytest.mark.postgres
 
@@ -67,15 +67,15 @@ async def test_a_due_m1_becomes_one_notification_per_channel_handed_over_once(
     [mail] = channels["email"].messages
     assert (mail.notification_id, mail.recipient, mail.language) == (
         notifications["email"].id,
-        PLACEHOLDER_HOUSEHOLD.email,
+        MADE_UP_HOUSEHOLD.email,
         "nl",
     )
     assert mail.subject == "Hulp bij betalingsproblemen: gratis en vertrouwelijk"
     assert mail.reference == case_id[:8].upper()
     [sms] = channels["sms"].messages
-    assert sms.recipient == normalised_mobile(PLACEHOLDER_HOUSEHOLD.mobile)
+    assert sms.recipient == normalised_mobile(MADE_UP_HOUSEHOLD.mobile)
     [letter] = channels["letter"].messages
-    assert letter.postal_address == (PLACEHOLDER_HOUSEHOLD.full_name, *PLACEHOLDER_HOUSEHOLD.address_lines)
+    assert letter.postal_address == (MADE_UP_HOUSEHOLD.full_name, *MADE_UP_HOUSEHOLD.address_lines)
     assert channels["caseworker_task"].messages == []
 
     # Later rounds hand nothing over again; M2 waits for its day.
@@ -157,7 +157,7 @@ async def test_a_notification_another_transaction_holds_is_skipped_not_waited_fo
 
         await fire_due_moments(
             session,
-            contacts=helpers.StaticContacts(PLACEHOLDER_HOUSEHOLD),
+            contacts=helpers.StaticContacts(MADE_UP_HOUSEHOLD),
             now=helpers.opened_at,
             quiet=helpers.quiet,
             policy=helpers.policy,
@@ -240,7 +240,7 @@ async def test_a_household_erased_before_hand_over_cancels_its_notifications_and
     async with sessions() as session, session.begin():
         await fire_due_moments(
             session,
-            contacts=helpers.StaticContacts(PLACEHOLDER_HOUSEHOLD),
+            contacts=helpers.StaticContacts(MADE_UP_HOUSEHOLD),
             now=helpers.opened_at,
             quiet=helpers.quiet,
             policy=helpers.policy,
@@ -350,7 +350,7 @@ async def test_after_an_eviction_letters_go_to_the_mail_address_or_nowhere(
     [letter] = channels["letter"].messages
     assert (letter.case_id, letter.postal_address) == (
         with_mail.subject,
-        (PLACEHOLDER_HOUSEHOLD.full_name, *mail_address),
+        (MADE_UP_HOUSEHOLD.full_name, *mail_address),
     )
     assert {n.channel: n.address_kind for n in await ledger.notifications(with_mail.subject)}["letter"] == (
         "mail_address"
@@ -363,6 +363,41 @@ async def test_after_an_eviction_letters_go_to_the_mail_address_or_nowhere(
     assert sorted(m.case_id for m in channels["caseworker_task"].messages) == sorted(
         [with_mail.subject, without.subject]
     )
+
+
+async def test_a_letter_asked_for_before_the_eviction_never_goes_to_the_old_home_address_after_it(
+    apply_events: Any, events: Any, helpers: Any, make_dispatcher: Any, ledger: Any
+) -> None:
+    """The address is read at each hand-over: an M4 letter that waited for a retry and is tried again after the
+    eviction goes to the mail address when one is recorded by then, and else nowhere (the caseworker visits)."""
+    scheduled_at = datetime(2026, 3, 2, 11, tzinfo=helpers.zone)
+    with_mail, without = events.opened(), events.opened()
+    for case in (with_mail, without):
+        await apply_events(events.scheduled(case.subject, eviction_date=date(2026, 4, 14), at=scheduled_at))
+    mail_address = ("Postbus 12", "8900 AA Proefdam")
+    at_home = helpers.household()
+    evicted: dict[str, Any] = {}
+
+    class Contacts:
+        async def household(self, case_id: str) -> Any:
+            return evicted.get(case_id, at_home)
+
+    channels = helpers.recording_channels()
+    channels["letter"].fail_always(permanent=False)
+    dispatcher = make_dispatcher(channels=channels, contacts=Contacts())
+    await dispatcher.run_once(scheduled_at)  # the letters wait for a retry; e-mail and SMS went
+    channels["letter"].succeed()
+    channels["letter"].messages.clear()
+    evicted[with_mail.subject] = helpers.household(evicted=True, address_lines=(), mail_address_lines=mail_address)
+    evicted[without.subject] = helpers.household(evicted=True, address_lines=())
+
+    await dispatcher.run_once(scheduled_at + timedelta(hours=1))
+
+    [letter] = channels["letter"].messages
+    assert (letter.case_id, letter.postal_address) == (with_mail.subject, (MADE_UP_HOUSEHOLD.full_name, *mail_address))
+    [no_letter] = [n for n in await ledger.notifications(without.subject) if n.channel == "letter"]
+    assert (no_letter.status, no_letter.reason) == (Status.permanent_failure, "no_address")
+    assert not any(line in str(m.postal_address) for m in channels["letter"].messages for line in at_home.address_lines)
 
 
 class CommitPointChannel:

@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from notifier_fixtures import MADE_UP_HOUSEHOLD
 
 from notifier.case_api import CaseApiContacts, open_case_api
 from notifier.channels.base import OutgoingMessage
@@ -15,7 +16,7 @@ from notifier.channels.file_outbox import FileOutboxChannel
 from notifier.channels.letter import LetterChannel
 from notifier.config import ChannelMode, Settings
 from notifier.templating.catalog import TemplateFile, catalog, render
-from notifier.templating.context import PLACEHOLDER_HOUSEHOLD, NoContacts, Sender
+from notifier.templating.context import NoContacts, Sender
 from notifier.workers.dispatcher import channels_for, contacts_for
 
 SENDER = Sender(name="Gemeente Proefdam", phone="14 0511")
@@ -33,7 +34,7 @@ def poppler() -> None:
 
 
 def letter_of(template_id: str, notification_id: str) -> OutgoingMessage:
-    rendered = render(template_id, language="nl", household=PLACEHOLDER_HOUSEHOLD, sender=SENDER, reference="AB12CD34")
+    rendered = render(template_id, language="nl", household=MADE_UP_HOUSEHOLD, sender=SENDER, reference="AB12CD34")
     return OutgoingMessage(
         notification_id=notification_id,
         case_id="ab12cd34-0000-4000-8000-000000000000",
@@ -44,7 +45,7 @@ def letter_of(template_id: str, notification_id: str) -> OutgoingMessage:
         body=rendered.body,
         template_version=rendered.version,
         reference="AB12CD34",
-        postal_address=(PLACEHOLDER_HOUSEHOLD.full_name, *PLACEHOLDER_HOUSEHOLD.address_lines),
+        postal_address=(MADE_UP_HOUSEHOLD.full_name, *MADE_UP_HOUSEHOLD.address_lines),
         written_on=WRITTEN_ON,
     )
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from notifier_fixtures import MADE_UP_HOUSEHOLD
 
 from eviction_schemas.registry import validate_cloud_event
 from notifier.channels.base import HandOver, OutgoingMessage
@@ -19,7 +20,6 @@ from notifier.notifications.lifecycle import Policy, apply_delivery_report
 from notifier.notifications.models import Moment, Notification, Status
 from notifier.notifications.repository import NotificationRepository
 from notifier.notifications.service import fire_due_moments
-from notifier.templating.context import PLACEHOLDER_HOUSEHOLD
 from service_kit.clock import FixedClock
 
 pytestmark = pytest.mark.postgres
@@ -103,6 +103,46 @@ async def test_a_temporary_failure_is_retried_with_a_doubling_backoff_until_the_
     assert channels["email"].ids.count(email_id) == 4
 
 
+async def test_only_messages_that_left_are_reported_sent(
+    apply_events: Any, events: Any, helpers: Any, make_dispatcher: Any, ledger: Any
+) -> None:
+    """case-api records a contact attempt for each notification.sent (or .delivered): a message that bounced, is
+    still waiting for a retry and then cancelled, or was never possible for want of an address has none."""
+    case_id = await open_case(apply_events, events, helpers)
+    no_mobile = await open_case(apply_events, events, helpers)
+    channels = helpers.recording_channels()
+    channels["email"].fail_always(permanent=True, reason="bounced")
+    channels["sms"].fail_always(permanent=False, reason="provider_busy")
+    households = {case_id: helpers.household(), no_mobile: helpers.household(mobile=None)}
+
+    class Contacts:
+        async def household(self, asked: str) -> Any:
+            return households[asked]
+
+    dispatcher = make_dispatcher(channels=channels, contacts=Contacts())
+    await dispatcher.run_once(helpers.opened_at)
+    await apply_events(events.closed(case_id, at=helpers.opened_at + timedelta(seconds=30)))  # the SMS waited
+    await dispatcher.run_once(helpers.opened_at + timedelta(hours=1))
+
+    sent = {e.data["notification_id"] for e in await ledger.outbox_events("notification.sent")}
+    status_of = {n.id: (n.case_id, n.channel, n.status) for c in households for n in await ledger.notifications(c)}
+    assert {status_of[n] for n in sent} == {
+        (case_id, "letter", Status.sent),
+        (no_mobile, "letter", Status.sent),
+        (no_mobile, "caseworker_task", Status.sent),  # the fallback of its bounced e-mail (case-api skips tasks)
+    }
+    assert {status_of[n][1:] for n in status_of if n not in sent} == {
+        ("email", Status.permanent_failure),
+        ("sms", Status.cancelled),
+        ("caseworker_task", Status.cancelled),  # the bounced e-mail's fallback, asked for before the case closed
+    }
+    assert "sms" not in {channel for owner, channel, _ in status_of.values() if owner == no_mobile}
+    sms_ids = [n for n in status_of if status_of[n][1] == "sms"]
+    assert [
+        e for e in await ledger.outbox_events("notification.delivered") if e.data["notification_id"] in sms_ids
+    ] == []
+
+
 async def test_a_permanent_sms_failure_in_m1_falls_back_to_a_caseworker_when_every_written_channel_was_used(
     apply_events: Any, events: Any, helpers: Any, dispatcher: Any, channels: Any, ledger: Any, sessions: Any
 ) -> None:
@@ -170,7 +210,7 @@ async def test_a_permanent_failure_falls_back_to_the_next_written_channel_not_ye
     assert (m2["email"].fallback_of, m2["email"].status) == (m2["sms"].id, Status.requested)
     await dispatcher.run_once(at_m2 + timedelta(minutes=2))
     [email] = [m for m in channels["email"].messages if m.moment == "M2"]
-    assert (email.notification_id, email.recipient) == (m2["email"].id, PLACEHOLDER_HOUSEHOLD.email)
+    assert (email.notification_id, email.recipient) == (m2["email"].id, MADE_UP_HOUSEHOLD.email)
 
 
 async def test_a_channel_without_an_address_is_no_fallback_a_caseworker_is(
@@ -297,7 +337,7 @@ async def fire(sessions: Any, helpers: Any, now: datetime) -> None:
     async with sessions() as session, session.begin():
         await fire_due_moments(
             session,
-            contacts=helpers.StaticContacts(PLACEHOLDER_HOUSEHOLD),
+            contacts=helpers.StaticContacts(MADE_UP_HOUSEHOLD),
             now=now,
             quiet=helpers.quiet,
             policy=helpers.policy,
@@ -421,16 +461,16 @@ async def test_notification_events_in_the_outbox_follow_the_contract_and_hold_no
         line for c in channels.values() for m in c.messages for line in m.body.splitlines() if len(line) > 20
     ]
     personal = [
-        PLACEHOLDER_HOUSEHOLD.email,
-        PLACEHOLDER_HOUSEHOLD.mobile,
-        normalised_mobile(PLACEHOLDER_HOUSEHOLD.mobile),
+        MADE_UP_HOUSEHOLD.email,
+        MADE_UP_HOUSEHOLD.mobile,
+        normalised_mobile(MADE_UP_HOUSEHOLD.mobile),
         "+31600000000",
         "0031600000000",
         "0600000000",
-        PLACEHOLDER_HOUSEHOLD.full_name,
-        PLACEHOLDER_HOUSEHOLD.first_name,
+        MADE_UP_HOUSEHOLD.full_name,
+        MADE_UP_HOUSEHOLD.first_name,
         "Testhuis",
-        *PLACEHOLDER_HOUSEHOLD.address_lines,
+        *MADE_UP_HOUSEHOLD.address_lines,
     ]
     assert texts, "the channels were handed messages to compare with"
     for row in rows:

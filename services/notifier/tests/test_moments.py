@@ -159,28 +159,48 @@ def test_an_executed_eviction_plans_m7_and_cancels_the_countdown(events: Any) ->
     assert (cancel.moments, cancel.keep_occasions) == (COUNTDOWN, frozenset())
 
 
-def test_stored_belongings_plan_m8_three_weeks_before_the_end_of_retention_at_10_local(events: Any) -> None:
-    event = events.stored(
-        None, stored_on=EVICTION, retention_ends_on=date(2026, 7, 14), reference="INB-1", at=local(2026, 4, 14, 12)
-    )
+def belongings_message(message: str, due: datetime, reference: str = "INB-1") -> Planned:
+    facts = {"retention_ends_on": "2026-07-14", "storage_reference": reference, "belongings_message": message}
+    return Planned(Moment.belongings, due, f"{message}:{reference}", facts)
+
+
+def test_stored_belongings_are_told_at_storage_three_weeks_before_the_end_and_at_the_end(events: Any) -> None:
+    """R14: the household is told at storage, 3 weeks before the end and at the end; the later two at 10:00."""
+    at = local(2026, 4, 14, 12)
+    event = events.stored(None, stored_on=EVICTION, retention_ends_on=date(2026, 7, 14), reference="INB-1", at=at)
     assert changes_for(event, None, TIMING) == Changes(
-        planned=(Planned(Moment.belongings, local(2026, 6, 23, 10), "INB-1", {"retention_ends_on": "2026-07-14"}),)
+        planned=(
+            belongings_message("stored", at),
+            belongings_message("reminder", local(2026, 6, 23, 10)),
+            belongings_message("ended", local(2026, 7, 14, 10)),
+        )
     )
 
 
-def test_belongings_stored_late_are_reminded_at_once_and_not_after_retention_ended(events: Any) -> None:
+def test_belongings_recorded_late_are_told_at_once_without_a_reminder_whose_time_passed(events: Any) -> None:
     late = events.stored(None, stored_on=EVICTION, retention_ends_on=date(2026, 7, 14), at=local(2026, 7, 1, 9))
-    [planned] = changes_for(late, None, TIMING).planned
-    assert planned.due_at == local(2026, 7, 1, 9)
-    ended = events.stored(None, stored_on=EVICTION, retention_ends_on=date(2026, 7, 14), at=local(2026, 7, 14, 9))
-    assert changes_for(ended, None, TIMING) == Changes()
+    planned = changes_for(late, None, TIMING).planned
+    assert [(p.facts["belongings_message"], p.due_at) for p in planned] == [
+        ("stored", local(2026, 7, 1, 9)),
+        ("ended", local(2026, 7, 14, 10)),
+    ]
+    ended = events.stored(None, stored_on=EVICTION, retention_ends_on=date(2026, 7, 14), at=local(2026, 7, 14, 11))
+    [only] = changes_for(ended, None, TIMING).planned
+    assert (only.facts["belongings_message"], only.due_at) == ("ended", local(2026, 7, 14, 11))
 
 
 @pytest.mark.parametrize("kind", ["returned", "disposed"])
-def test_returned_or_disposed_belongings_cancel_m8(events: Any, kind: str) -> None:
-    event = getattr(events, kind)(None, at=local(2026, 5, 1, 12))
+def test_returned_or_disposed_belongings_cancel_their_m8_messages_only(events: Any, kind: str) -> None:
+    event = getattr(events, kind)(None, reference="INB-1", at=local(2026, 5, 1, 12))
     [cancel] = changes_for(event, None, TIMING).cancelled
     assert cancel.moments == {Moment.belongings}
+    assert {o for o in ("stored:INB-1", "reminder:INB-1", "ended:INB-1", "INB-1") if cancel.applies_to(o)} == {
+        "stored:INB-1",
+        "reminder:INB-1",
+        "ended:INB-1",
+        "INB-1",  # a reminder planned before R14's three messages
+    }
+    assert not cancel.applies_to("reminder:INB-2"), "other goods keep their messages"
     assert changes_for(event, None, TIMING).planned == ()
 
 
@@ -364,13 +384,34 @@ async def test_returned_or_disposed_belongings_cancel_the_pending_m8(
 ) -> None:
     case_id = events.opened().subject
     await apply_events(
-        events.stored(case_id, stored_on=EVICTION, retention_ends_on=date(2026, 7, 14), at=local(2026, 4, 14, 12))
+        events.stored(
+            case_id,
+            stored_on=EVICTION,
+            retention_ends_on=date(2026, 7, 14),
+            reference="INB-1",
+            at=local(2026, 4, 14, 12),
+        ),
+        events.stored(
+            case_id,
+            stored_on=EVICTION,
+            retention_ends_on=date(2026, 7, 14),
+            reference="INB-2",
+            at=local(2026, 4, 14, 13),
+        ),
     )
-    [m8] = [p for p in await ledger.planned(case_id) if p.moment is Moment.belongings]
-    assert m8.status is PlanStatus.pending
-    await apply_events(getattr(events, kind)(case_id, at=local(2026, 5, 1, 12)))
-    [m8] = [p for p in await ledger.planned(case_id) if p.moment is Moment.belongings]
-    assert (m8.status, m8.reason) == (PlanStatus.cancelled, f"belongings.{kind}")
+    m8 = [p for p in await ledger.planned(case_id) if p.moment is Moment.belongings]
+    assert {p.status for p in m8} == {PlanStatus.pending}
+    assert len(m8) == 6
+    await apply_events(getattr(events, kind)(case_id, reference="INB-1", at=local(2026, 5, 1, 12)))
+    m8 = [p for p in await ledger.planned(case_id) if p.moment is Moment.belongings]
+    assert {(p.occasion, p.status, p.reason) for p in m8} == {
+        ("stored:INB-1", PlanStatus.cancelled, f"belongings.{kind}"),
+        ("reminder:INB-1", PlanStatus.cancelled, f"belongings.{kind}"),
+        ("ended:INB-1", PlanStatus.cancelled, f"belongings.{kind}"),
+        ("stored:INB-2", PlanStatus.pending, None),
+        ("reminder:INB-2", PlanStatus.pending, None),
+        ("ended:INB-2", PlanStatus.pending, None),
+    }
 
 
 @pg
@@ -447,6 +488,69 @@ async def test_the_countdown_goes_out_at_10_local_on_its_day_and_not_a_second_be
     assert "14 april 2026" in email.subject + email.body
     # Nothing fires twice: the same instant again hands over nothing.
     assert await round_at(local(2026, 4, 7, 10)) == []
+
+
+@pg
+async def test_r14_the_household_is_told_at_storage_three_weeks_before_the_end_and_at_the_end(
+    apply_events: Any, ledger: Any, events: Any, make_dispatcher: Any, channels: Any, helpers: Any
+) -> None:
+    """An evicted household with a mail address: each R14 message by SMS, e-mail and a letter to the mail
+    address, naming the recorded storage place, the goods' reference and the end date, at its moment."""
+    evicted = helpers.household(
+        evicted=True,
+        address_lines=(),
+        mail_address_lines=("Postbus 1234", "8900 CA Leeuwarden"),
+        storage_place="Gemeentelijk depot Leeuwarden, Havenweg 3",
+        storage_reference="DEP-2026-0077",
+        retention_end=date(2026, 7, 14),
+    )
+    dispatcher = make_dispatcher(channels=channels, household=evicted)
+    clock = FixedClock(local(2026, 4, 14, 12))
+    case_id = events.opened().subject
+    await apply_events(
+        events.stored(
+            case_id,
+            stored_on=EVICTION,
+            retention_ends_on=date(2026, 7, 14),
+            reference="DEP-2026-0077",
+            at=clock.now(),
+        )
+    )
+
+    async def round_at(at: datetime) -> dict[str, Any]:
+        clock.set(at)
+        for channel in channels.values():
+            channel.messages.clear()
+        await dispatcher.run_once(clock.now())
+        return {m.channel: m for c in channels.values() for m in c.messages}
+
+    at_storage = await round_at(clock.now())
+    assert set(at_storage) == {"sms", "email", "letter"}
+    assert at_storage["letter"].postal_address == ("Jelle Testhuis", "Postbus 1234", "8900 CA Leeuwarden")
+    for channel in ("email", "letter"):
+        text = at_storage[channel].subject + at_storage[channel].body
+        for fact in ("Gemeentelijk depot Leeuwarden, Havenweg 3", "DEP-2026-0077", "14 juli 2026"):
+            assert fact in text, (channel, fact)
+    assert "opgeslagen" in at_storage["sms"].body
+    assert await round_at(local(2026, 6, 23, 9, 59)) == {}
+
+    reminder = await round_at(local(2026, 6, 23, 10))
+    assert set(reminder) == {"sms", "email", "letter"}
+    assert reminder["email"].subject.startswith("Nog drie weken")
+    assert "DEP-2026-0077" in reminder["email"].body
+    assert await round_at(local(2026, 7, 14, 9, 59)) == {}
+
+    at_end = await round_at(local(2026, 7, 14, 10))
+    assert set(at_end) == {"sms", "email", "letter"}
+    assert at_end["letter"].subject == "De bewaartijd van uw spullen is voorbij"
+    assert "mogen nu worden verkocht of vernietigd" in at_end["letter"].body
+    assert await round_at(local(2026, 7, 14, 10)) == {}, "nothing twice"
+    occasions = {p.occasion: p.status for p in await ledger.planned(case_id) if p.moment is Moment.belongings}
+    assert occasions == {
+        "stored:DEP-2026-0077": PlanStatus.fired,
+        "reminder:DEP-2026-0077": PlanStatus.fired,
+        "ended:DEP-2026-0077": PlanStatus.fired,
+    }
 
 
 @pg

@@ -7,13 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from notifier_fixtures import MADE_UP_HOUSEHOLD
 
 from devinfra.ports import free_port
 from devinfra.smtp_sink import LocalSmtpServer
 from notifier.channels.base import OutgoingMessage
 from notifier.channels.smtp import SmtpChannel
 from notifier.templating.catalog import render
-from notifier.templating.context import PLACEHOLDER_HOUSEHOLD, Sender
+from notifier.templating.context import Sender
 
 
 @pytest.fixture
@@ -25,9 +26,7 @@ def smtp_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
 @pytest.mark.parametrize("language", ["nl", "fy", "en"])
 async def test_an_m4_email_arrives_at_a_real_smtp_server(smtp_server: tuple[int, Path], language: str) -> None:
     port, folder = smtp_server
-    rendered = render(
-        "M4.email", language=language, household=PLACEHOLDER_HOUSEHOLD, sender=Sender(), reference="AB12CD34"
-    )
+    rendered = render("M4.email", language=language, household=MADE_UP_HOUSEHOLD, sender=Sender(), reference="AB12CD34")
     channel = SmtpChannel(
         host="127.0.0.1",
         port=port,
@@ -80,7 +79,7 @@ async def test_an_smtp_server_that_is_down_is_a_temporary_failure() -> None:
 
 
 def _m1_message(notification_id: str) -> OutgoingMessage:
-    rendered = render("M1.email", language="nl", household=PLACEHOLDER_HOUSEHOLD, sender=Sender(), reference="AB12CD34")
+    rendered = render("M1.email", language="nl", household=MADE_UP_HOUSEHOLD, sender=Sender(), reference="AB12CD34")
     return OutgoingMessage(
         notification_id=notification_id,
         case_id="ab12cd34",

@@ -103,6 +103,7 @@ def household_of(contact: dict[str, Any]) -> Household:
         team=contact.get("team"),
         eviction_date=_date(contact.get("eviction_date")),
         storage_place=contact.get("storage_place"),
+        storage_reference=contact.get("storage_reference"),
         retention_end=_date(contact.get("retention_end")),
         housing_address=contact.get("housing_address"),
         objection_end=_date(contact.get("objection_end")),

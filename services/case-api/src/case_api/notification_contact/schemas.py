@@ -32,6 +32,10 @@ class NotificationContact(BaseModel):
     team: str
     eviction_date: date | None = Field(description="The current eviction date (the executed one after an eviction).")
     storage_place: str | None = Field(description="Where the household's stored goods are (R14); null when none are.")
+    storage_reference: str | None = Field(
+        description="The reference under which the storage place keeps the goods, to quote when reclaiming them "
+        "(R14); null when none are stored."
+    )
     retention_end: date | None = Field(description="The end of the goods' retention period (R14); null when none.")
     housing_address: str | None = Field(
         description="The temporary housing's address (R13); null while case-api does not record it."

@@ -3,8 +3,8 @@ are thin; a consumer that needs personal data asks case-api at the moment of use
 
 Names and addresses are given as a letter is addressed: the first tenant's name, the home address in two lines
 (none once the eviction was executed: the household no longer lives there), and a separate mail address split
-into lines. The facts a message may name come with it: the eviction date, where stored goods are and until when
-(R14), and whether OCO is still to be offered (R8).
+into lines. The facts a message may name come with it: the eviction date, where stored goods are, under which
+reference and until when (R14), and whether OCO is still to be offered (R8).
 """
 
 import re
@@ -57,6 +57,7 @@ async def read_notification_contact(ctx: Context, *, case_id: str) -> Notificati
         team=case.team,
         eviction_date=case.eviction_date,
         storage_place=stored.storage_place if stored else None,
+        storage_reference=stored.storage_reference if stored else None,
         retention_end=stored.retention_ends_on if stored else None,
         # Neither is recorded by case-api yet: the temporary-housing decision (R13) holds no address or term.
         housing_address=None,

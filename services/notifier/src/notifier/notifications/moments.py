@@ -7,8 +7,11 @@ time-based ones, at the settings' send hour (local time) on their day:
 - M2 no contact: 5 working days after the case was opened from a signal; cancelled once the household was reached.
 - M5 countdown: T-14, T-7 and T-2 calendar days before the eviction date (those not already past); a new date
   replans them, a cancelled, averted or executed eviction cancels them.
-- M8 belongings: 3 weeks before the end of the 13-week retention of stored belongings; returned or disposed
-  belongings cancel it.
+- M8 belongings (R14: the household is told at storage, 3 weeks before the end and at the end): stored belongings
+  plan three messages, one per occasion `stored:<ref>` (now), `reminder:<ref>` (3 weeks before the end of the
+  13-week retention) and `ended:<ref>` (on the end day), with the fact `belongings_message` the template
+  branches on. The eviction's own message, M7, names the goods too when they were recorded before it is sent.
+  Returned or disposed belongings cancel what is still pending of theirs.
 A closed case cancels everything still planned.
 """
 
@@ -28,6 +31,8 @@ M1_OPENED_BY = frozenset({"signal", "partner_message"})
 NO_CONTACT_WORKING_DAYS = 5
 COUNTDOWN_DAYS = (14, 7, 2)
 BELONGINGS_REMINDER = timedelta(weeks=3)
+# The M8 messages about stored belongings (R14), in the order they go out; the template branches on them.
+BELONGINGS_MESSAGES = ("stored", "reminder", "ended")
 
 
 @dataclass(frozen=True)
@@ -40,11 +45,18 @@ class Planned:
 
 @dataclass(frozen=True)
 class Cancelled:
-    """Cancel what is still pending of `moments` (all occasions, or all but `keep_occasions`)."""
+    """Cancel what is still pending of `moments` (all occasions, or only `occasions`, but never
+    `keep_occasions`)."""
 
     moments: frozenset[Moment]
     reason: str
     keep_occasions: frozenset[str] = frozenset()
+    occasions: frozenset[str] | None = None
+
+    def applies_to(self, occasion: str) -> bool:
+        if occasion in self.keep_occasions:
+            return False
+        return self.occasions is None or occasion in self.occasions
 
 
 @dataclass(frozen=True)
@@ -103,6 +115,33 @@ def _date_set(eviction_date: date, now: datetime, timing: Timing, *, facts: dict
     )
 
 
+def belongings_occasions(storage_reference: str) -> frozenset[str]:
+    """Every occasion of the M8 messages about these goods (the bare reference: a reminder planned before R14's
+    three messages)."""
+    return frozenset({storage_reference, *(f"{message}:{storage_reference}" for message in BELONGINGS_MESSAGES)})
+
+
+def _belongings_stored(storage_reference: str, retention_end: date, now: datetime, timing: Timing) -> Changes:
+    """R14: told at storage (now), 3 weeks before the end and on the end day. Goods recorded late get the
+    at-storage message at once and no reminder whose time has passed; goods recorded after their retention ended
+    get only the end message, at once."""
+    facts = {"retention_ends_on": retention_end.isoformat(), "storage_reference": storage_reference}
+
+    def planned(message: str, due: datetime) -> Planned:
+        return Planned(
+            Moment.belongings, due, f"{message}:{storage_reference}", {**facts, "belongings_message": message}
+        )
+
+    end = planned("ended", max(timing.at_send_hour(retention_end), now))
+    if timing.calendar.local_date(now) >= retention_end:
+        return Changes(planned=(end,))
+    messages = [planned("stored", now)]
+    reminder_due = timing.at_send_hour(retention_end - BELONGINGS_REMINDER)
+    if reminder_due > now:
+        messages.append(planned("reminder", reminder_due))
+    return Changes(planned=(*messages, end))
+
+
 def changes_for(event: CloudEvent, state: CaseState | None, timing: Timing) -> Changes:
     """What `event` plans and cancels. `state` is the case as known before the event."""
     name = event.event_name
@@ -137,13 +176,10 @@ def changes_for(event: CloudEvent, state: CaseState | None, timing: Timing) -> C
             )
         case "belongings.stored":
             retention_end = date.fromisoformat(data["retention_ends_on"])
-            due = max(timing.at_send_hour(retention_end - BELONGINGS_REMINDER), now)
-            if timing.calendar.local_date(now) >= retention_end:
-                return Changes()
-            facts = {"retention_ends_on": retention_end.isoformat()}
-            return Changes(planned=(Planned(Moment.belongings, due, str(data["storage_reference"]), facts),))
+            return _belongings_stored(str(data["storage_reference"]), retention_end, now, timing)
         case "belongings.returned" | "belongings.disposed":
-            return Changes(cancelled=(Cancelled(frozenset({Moment.belongings}), f"{name}"),))
+            occasions = belongings_occasions(str(data["storage_reference"]))
+            return Changes(cancelled=(Cancelled(frozenset({Moment.belongings}), name, occasions=occasions),))
         case "temporary-housing.decided":
             return Changes(planned=(Planned(Moment.housing_decision, now, event.id, {"granted": data["granted"]}),))
         case "case.closed":

@@ -60,10 +60,10 @@ async def apply_event(session: AsyncSession, *, event: CloudEvent, timing: Timin
     update_state(state, event)
     for cancel in changes.cancelled:
         for planned in await repository.pending_of(event.subject, cancel.moments):
-            if planned.occasion not in cancel.keep_occasions:
+            if cancel.applies_to(planned.occasion):
                 planned.status, planned.settled_at, planned.reason = PlanStatus.cancelled, now, cancel.reason
         for waiting in await repository.waiting_of(event.subject, cancel.moments):
-            if waiting.occasion not in cancel.keep_occasions:
+            if cancel.applies_to(waiting.occasion):
                 lifecycle.mark_cancelled(waiting, reason=cancel.reason, session=session, now=now)
     if state.closed:
         return
@@ -293,7 +293,8 @@ def render_notification(notification: Notification, *, household: Household, sen
 
 
 def household_with_facts(household: Household, facts: dict[str, object]) -> Household:
-    """The event's facts win over what case-api had when they differ (the date of this countdown reminder)."""
+    """The event's facts win over what case-api had when they differ (the date of this countdown reminder, the
+    goods of this belongings message)."""
     from dataclasses import replace
 
     changes: dict[str, object] = {}
@@ -301,8 +302,13 @@ def household_with_facts(household: Household, facts: dict[str, object]) -> Hous
         changes["eviction_date"] = date.fromisoformat(str(facts["eviction_date"]))
     if isinstance(facts.get("retention_ends_on"), str):
         changes["retention_end"] = date.fromisoformat(str(facts["retention_ends_on"]))
-    if "granted" in facts:
-        changes["extra"] = {**household.extra, "granted": bool(facts["granted"])}
+    reference = facts.get("storage_reference")
+    if isinstance(reference, str) and reference != household.storage_reference:
+        # case-api named other goods (or none still stored): this message's reference, and no place it cannot vouch
+        changes["storage_reference"], changes["storage_place"] = reference, None
+    extra = {name: facts[name] for name in ("granted", "belongings_message") if name in facts}
+    if extra:
+        changes["extra"] = dict(household.extra) | extra
     return replace(household, **changes) if changes else household  # type: ignore[arg-type]
 
 

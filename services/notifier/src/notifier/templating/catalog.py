@@ -121,10 +121,15 @@ def placeholders(*, household: Household, sender: Sender, reference: str, langua
     ):
         if day is not None:
             names[name] = long_date(day, language)
-    for name, text in (("storage_place", household.storage_place), ("housing_address", household.housing_address)):
+    for name, text in (
+        ("storage_place", household.storage_place),
+        ("storage_reference", household.storage_reference),
+        ("housing_address", household.housing_address),
+    ):
         if text:
             names[name] = text
-    # Facts of the event a moment's template may branch on (M9: granted), never personal data.
+    # Facts of the event a moment's template may branch on (M9: granted; M8: belongings_message), never personal
+    # data.
     names.update(household.extra)
     return names
 
@@ -135,9 +140,13 @@ def reference_of(case_id: str) -> str:
 
 
 def render(template_id: str, *, language: str, household: Household, sender: Sender, reference: str) -> RenderedMessage:
+    names = placeholders(household=household, sender=sender, reference=reference, language=language)
+    return render_names(template_id, language=language, names=names)
+
+
+def render_names(template_id: str, *, language: str, names: dict[str, object]) -> RenderedMessage:
+    """Render with these names (placeholders() of a household, or a preview's marked placeholders)."""
     template = find(template_id, language)
-    text = ENVIRONMENT.get_template(f"{template.moment}/{template.path.name}").render(
-        placeholders(household=household, sender=sender, reference=reference, language=language)
-    )
+    text = ENVIRONMENT.get_template(f"{template.moment}/{template.path.name}").render(names)
     subject, _, body = text.partition("\n")
     return RenderedMessage(template_id, language, template.version, subject.strip(), body.strip("\n") + "\n")

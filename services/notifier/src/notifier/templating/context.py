@@ -1,9 +1,10 @@
 """What a template is rendered with: who sends (settings), the household (case-api) and the case's facts.
 
-The notifier never takes names or addresses from events. Until it can ask case-api for them at send time, the
-only household it knows is the made-up one below: used by the preview endpoint and by the local channel mode of
-`make run`. The next step of issue 4 is a `ContactLookup` that reads the household from case-api at send time with
-a service token and writes a processing-log entry for that read; until then live mode refuses to send.
+The notifier never takes names or addresses from events: in every channel mode the dispatcher reads the
+household from case-api at send time (notifier.case_api.CaseApiContacts, a service read case-api writes in its
+processing log). Without case-api nobody is known (NoContacts) and nothing is sent: no household is ever made up.
+The preview endpoint renders a template for a case's recorded household, or with marked placeholders
+(templating/service.py).
 """
 
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ class Household:
     team: str | None = None
     eviction_date: date | None = None
     storage_place: str | None = None
+    storage_reference: str | None = None  # under which the storage place keeps the goods (R14)
     retention_end: date | None = None
     housing_address: str | None = None
     objection_end: date | None = None
@@ -58,31 +60,8 @@ class ContactLookup(Protocol):
     async def household(self, case_id: str) -> Household | None: ...
 
 
-# A made-up household (the README's Jelle Testhuis): never a real person, never used in live mode.
-PLACEHOLDER_HOUSEHOLD = Household(
-    first_name="Jelle",
-    full_name="Jelle Testhuis",
-    address_lines=("Proefstraat 1", "8911 AB Proefdam"),
-    email="jelle.testhuis@example.invalid",
-    mobile="+31 6 00000000",
-    eviction_date=date(2026, 4, 14),
-    storage_place="Opslag Proefdam, Magazijnweg 7, Proefdam",
-    retention_end=date(2026, 7, 14),
-    housing_address="Wachtstraat 3, Proefdam",
-    objection_end=date(2026, 5, 26),
-    extra={"granted": True},
-)
-
-
-class PlaceholderContacts:
-    """The local mode's and the preview's lookup: every case belongs to the made-up household."""
-
-    async def household(self, case_id: str) -> Household | None:
-        return PLACEHOLDER_HOUSEHOLD
-
-
 class NoContacts:
-    """Live mode until case-api is asked: nobody is known, so nothing is sent (and nothing is faked)."""
+    """Without case-api: nobody is known, so nothing is sent (and nothing is faked)."""
 
     async def household(self, case_id: str) -> Household | None:
         return None

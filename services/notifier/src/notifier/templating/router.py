@@ -1,16 +1,23 @@
-"""The message templates: list them, and preview one rendered for a made-up household."""
+"""The message templates: list them, and preview one, for a case's recorded household or with marked
+placeholders; a preview is never sent."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials
 
-from notifier.templating.catalog import UnknownTemplate, catalog, render
-from notifier.templating.context import PLACEHOLDER_HOUSEHOLD, Sender
-from notifier.templating.schemas import TemplateList, TemplatePreview, TemplateRead
+from notifier.case_api import CaseApiContacts, CaseApiUnavailable, open_case_api
+from notifier.db import SessionDep
+from notifier.notifications.repository import NotificationRepository
+from notifier.notifications.router import READERS, check_team
+from notifier.templating import service
+from notifier.templating.catalog import UnknownTemplate, catalog, find
+from notifier.templating.context import Sender
+from notifier.templating.schemas import CASE_NOTICE, PLACEHOLDER_NOTICE, TemplateList, TemplatePreview, TemplateRead
+from service_kit.auth import bearer_scheme, current_principal
+from service_kit.errors import Problem
 
 router = APIRouter(prefix="/v1", tags=["templates"])
-
-PREVIEW_REFERENCE = "VOORBEELD"
 
 
 @router.get("/templates", response_model=TemplateList)
@@ -25,23 +32,66 @@ async def list_templates() -> TemplateList:
     return TemplateList(items=list(found.values()))
 
 
-@router.get("/templates/{template_id}/preview", response_model=TemplatePreview)
+@router.get(
+    "/templates/{template_id}/preview",
+    response_model=TemplatePreview,
+    responses={
+        401: {"model": Problem, "description": "A case_id needs a caseworker's bearer token."},
+        403: {"model": Problem, "description": "The case belongs to another area team, or the role may not read it."},
+        404: {"model": Problem, "description": "No such template or language, or no such case."},
+        422: {"model": Problem, "description": "The case lacks a fact the template names (e.g. no eviction date)."},
+        503: {"model": Problem, "description": "case-api cannot be asked now."},
+    },
+)
 async def preview_template(
     template_id: str,
     request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
     language: Annotated[str, Query(pattern="^[a-z]{2,3}$")] = "nl",
+    case_id: Annotated[
+        str | None, Query(description="Render for this case's household as case-api records it (needs a token).")
+    ] = None,
+    granted: Annotated[bool, Query(description="M9: the decision to render, granted or refused.")] = True,
+    belongings_message: Annotated[
+        Literal["stored", "reminder", "ended"],
+        Query(description="M8: the message about stored belongings (R14) to render."),
+    ] = "reminder",
 ) -> TemplatePreview:
-    """One template rendered for a made-up household (never a real one)."""
+    """One template rendered for a case's recorded household, or without case_id with marked placeholders; never
+    sent."""
     try:
-        rendered = render(
-            template_id,
-            language=language,
-            household=PLACEHOLDER_HOUSEHOLD,
-            sender=Sender.from_settings(request.app.state.settings),
-            reference=PREVIEW_REFERENCE,
-        )
+        find(template_id, language)
     except UnknownTemplate as missing:
         raise HTTPException(404, f"{missing}; GET /v1/templates lists the templates and languages") from None
+    settings = request.app.state.settings
+    sender = Sender.from_settings(settings)
+    facts: dict[str, object] = {"granted": granted, "belongings_message": belongings_message}
+    if case_id is None:
+        rendered = service.preview_with_placeholders(template_id, language=language, sender=sender, facts=facts)
+        notice = PLACEHOLDER_NOTICE
+    else:
+        principal = await READERS(await current_principal(request, credentials))
+        check_team(principal, await NotificationRepository(session).case_state(case_id), case_id)
+        try:
+            async with open_case_api(settings) as case_api:
+                rendered = await service.preview_for_case(
+                    template_id,
+                    case_id=case_id,
+                    language=language,
+                    contacts=CaseApiContacts(case_api),
+                    sender=sender,
+                    facts=facts,
+                )
+        except CaseApiUnavailable as error:
+            raise HTTPException(503, f"case-api cannot be asked now: {error}") from None
+        notice = CASE_NOTICE
     return TemplatePreview(
-        id=template_id, language=language, version=rendered.version, subject=rendered.subject, body=rendered.body
+        id=template_id,
+        language=language,
+        version=rendered.version,
+        subject=rendered.subject,
+        body=rendered.body,
+        case_id=case_id,
+        notice=notice,
     )

@@ -2,6 +2,11 @@
 
 from pydantic import BaseModel, Field
 
+PLACEHOLDER_NOTICE = (
+    "PREVIEW: rendered with marked placeholders («...») instead of a household's details; this message was not sent."
+)
+CASE_NOTICE = "PREVIEW: rendered for the household case-api records for this case; this message was not sent."
+
 
 class TemplateRead(BaseModel):
     id: str
@@ -20,10 +25,8 @@ class TemplatePreview(BaseModel):
     version: str
     subject: str
     body: str
-    preview: bool = Field(
-        default=True, description="Always true: rendered for a made-up household, never sent to anybody."
+    case_id: str | None = Field(
+        default=None, description="The case whose recorded household it was rendered for; null: placeholders."
     )
-    notice: str = Field(
-        default="PREVIEW: rendered for a made-up household (not a real person); this message was not sent.",
-        description="Says in words that this is a preview.",
-    )
+    preview: bool = Field(default=True, description="Always true: a preview, never sent to anybody.")
+    notice: str = Field(default=PLACEHOLDER_NOTICE, description="Says in words that this is a preview, and of what.")
