@@ -41,8 +41,8 @@ def channel_of(document: dict[str, Any], topic: str) -> tuple[str, dict[str, Any
     raise AssertionError(f"no channel with address {topic}")
 
 
-def test_it_is_asyncapi_3_0_0(document: dict[str, Any]) -> None:
-    assert document["asyncapi"] == "3.0.0"
+def test_it_is_asyncapi_3_1_0(document: dict[str, Any]) -> None:
+    assert document["asyncapi"] == "3.1.0"
     assert document["defaultContentType"] == STRUCTURED_CONTENT_TYPE
     assert document["servers"]["local"] == {
         **document["servers"]["local"],
@@ -162,7 +162,7 @@ def test_the_official_parser_accepts_the_document(validate: Validate) -> None:
     result = validate(DOCUMENT)
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "valid AsyncAPI 3.0.0" in result.stdout
+    assert "valid AsyncAPI 3.1.0" in result.stdout
     assert "0 errors, 0 warnings" in result.stdout
 
 
