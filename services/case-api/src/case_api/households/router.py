@@ -20,18 +20,40 @@ IfMatch = Annotated[
 ]
 
 
+# What a change may be refused with beyond 422 (problem details, document_problem_responses gives the content).
+CHANGE_REFUSALS: dict[int | str, dict[str, str]] = {
+    404: {"description": "No such case, or no such member of its household (`field: member_id`)"},
+    409: {
+        "description": "The case is closed, the last member would go, or the new address or BSN is another open "
+        "case's household's (R2: `case_id` names that case only, ADR 0013)"
+    },
+    412: {"description": "`If-Match` names no current version of the household (`etag` is the current one)"},
+}
+
+
 def _tagged(response: Response, household: HouseholdRead) -> HouseholdRead:
     response.headers["ETag"] = maintenance.etag(household.version)
     return household
 
 
-@router.get("/cases/{case_id}/household", response_model=HouseholdRead)
+@router.get(
+    "/cases/{case_id}/household",
+    response_model=HouseholdRead,
+    responses={
+        200: {
+            "description": "The household",
+            "headers": {
+                "ETag": {"description": 'Its version, e.g. "3": send it as If-Match', "schema": {"type": "string"}}
+            },
+        }
+    },
+)
 async def read_household(case_id: str, ctx: StaffContext, response: Response) -> HouseholdRead:
     """The case's household with its members and their ids (BSN masked unless the role needs it, R15); ETag."""
     return _tagged(response, await maintenance.read_case_household(ctx, case_id=case_id))
 
 
-@router.put("/cases/{case_id}/household", response_model=HouseholdRead)
+@router.put("/cases/{case_id}/household", response_model=HouseholdRead, responses=CHANGE_REFUSALS)
 async def update_household(
     case_id: str, body: HouseholdIn, ctx: StaffContext, response: Response, if_match: IfMatch = None
 ) -> HouseholdRead:
@@ -42,7 +64,12 @@ async def update_household(
     return _tagged(response, household)
 
 
-@router.post("/cases/{case_id}/household/members", response_model=HouseholdRead, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/cases/{case_id}/household/members",
+    response_model=HouseholdRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=CHANGE_REFUSALS,
+)
 async def add_member(
     case_id: str, body: MemberIn, ctx: StaffContext, response: Response, if_match: IfMatch = None
 ) -> HouseholdRead:
@@ -52,7 +79,7 @@ async def add_member(
     return _tagged(response, household)
 
 
-@router.patch("/cases/{case_id}/household/members/{member_id}", response_model=HouseholdRead)
+@router.patch("/cases/{case_id}/household/members/{member_id}", response_model=HouseholdRead, responses=CHANGE_REFUSALS)
 async def change_member(
     case_id: str, member_id: str, body: MemberPatch, ctx: StaffContext, response: Response, if_match: IfMatch = None
 ) -> HouseholdRead:
@@ -63,7 +90,9 @@ async def change_member(
     return _tagged(response, household)
 
 
-@router.delete("/cases/{case_id}/household/members/{member_id}", response_model=HouseholdRead)
+@router.delete(
+    "/cases/{case_id}/household/members/{member_id}", response_model=HouseholdRead, responses=CHANGE_REFUSALS
+)
 async def remove_member(
     case_id: str, member_id: str, ctx: StaffContext, response: Response, if_match: IfMatch = None
 ) -> HouseholdRead:
