@@ -396,10 +396,11 @@ async def test_a_partner_opened_family_is_made_whole_and_every_party_sees_exactl
     wait_for(
         lambda: (
             any(n["moment"] == "M7" for n in notifications())
+            and any(n["moment"] == "M8" and n["channel"] == "letter" for n in notifications())
             and all(n["status"] not in ("requested", "sending") or n["channel"] == "sms" for n in notifications())
         ),
         timeout=90,
-        what="the M7 message and every message settled",
+        what="the M7 message, R14's message at storage (M8) and every message settled",
     )
     listed = notifications()
     # M1 may have gone out before the household was completed; everything after it speaks the recorded language.
@@ -428,3 +429,7 @@ async def test_a_partner_opened_family_is_made_whole_and_every_party_sees_exactl
             assert "Postbus 9999" in text, text
             assert f"Testwei {house_number}" not in text, text
             assert "Gemeentelijk depot" in text, "M7 names the recorded storage place"
+        if by_id[notification_id]["moment"] == "M8":  # R14: told at storage, in Frisian, where and under what
+            flat = " ".join(text.split())  # the letter's lines wrap where they will
+            for fact in ("Postbus 9999", "Gemeentelijk depot, Testwei 1, Leeuwarden", "OPSLAG-TEST-77", "opslein"):
+                assert fact in flat, (fact, text)

@@ -347,6 +347,12 @@ async def test_a_preview_for_a_case_shows_its_recorded_household_read_with_the_s
                 params={"case_id": undated},
                 headers=case_api.headers("outreach_worker"),
             )
+            token_file.unlink()  # the notifier has no service token now: case-api cannot be asked
+            unavailable = await notifier.get(
+                "/v1/templates/M1.letter/preview",
+                params={"case_id": case_id},
+                headers=case_api.headers("outreach_worker"),
+            )
 
     assert response.status_code == 200, response.text
     preview = response.json()
@@ -358,5 +364,7 @@ async def test_a_preview_for_a_case_shows_its_recorded_household_read_with_the_s
     assert m4.status_code == 200, m4.text  # the executed date is the case's eviction date
     assert no_date.status_code == 422, no_date.text  # nothing invented: this case has no eviction date
     assert "eviction_date" in no_date.json()["detail"]
+    assert unavailable.status_code == 503, unavailable.text
+    assert unavailable.headers["content-type"].startswith("application/problem+json")
     read = (await case_api.log_of(case_id))[-1]
     assert (read.actor, read.activity, read.operation) == ("notifier", "informing-the-household", Operation.read)

@@ -3,17 +3,15 @@ placeholders; a preview is never sent."""
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials
 
-from notifier.case_api import CaseApiContacts, CaseApiUnavailable, open_case_api
 from notifier.db import SessionDep
 from notifier.notifications.repository import NotificationRepository
 from notifier.notifications.router import READERS, check_team
 from notifier.templating import service
-from notifier.templating.catalog import UnknownTemplate, catalog, find
-from notifier.templating.context import Sender
-from notifier.templating.schemas import CASE_NOTICE, PLACEHOLDER_NOTICE, TemplateList, TemplatePreview, TemplateRead
+from notifier.templating.catalog import catalog
+from notifier.templating.schemas import TemplateList, TemplatePreview, TemplateRead
 from service_kit.auth import bearer_scheme, current_principal
 from service_kit.errors import Problem
 
@@ -60,38 +58,10 @@ async def preview_template(
 ) -> TemplatePreview:
     """One template rendered for a case's recorded household, or without case_id with marked placeholders; never
     sent."""
-    try:
-        find(template_id, language)
-    except UnknownTemplate as missing:
-        raise HTTPException(404, f"{missing}; GET /v1/templates lists the templates and languages") from None
-    settings = request.app.state.settings
-    sender = Sender.from_settings(settings)
-    facts: dict[str, object] = {"granted": granted, "belongings_message": belongings_message}
-    if case_id is None:
-        rendered = service.preview_with_placeholders(template_id, language=language, sender=sender, facts=facts)
-        notice = PLACEHOLDER_NOTICE
-    else:
+    if case_id is not None:  # a household's details: a caseworker of the case's team (or admin) only
         principal = await READERS(await current_principal(request, credentials))
         check_team(principal, await NotificationRepository(session).case_state(case_id), case_id)
-        try:
-            async with open_case_api(settings) as case_api:
-                rendered = await service.preview_for_case(
-                    template_id,
-                    case_id=case_id,
-                    language=language,
-                    contacts=CaseApiContacts(case_api),
-                    sender=sender,
-                    facts=facts,
-                )
-        except CaseApiUnavailable as error:
-            raise HTTPException(503, f"case-api cannot be asked now: {error}") from None
-        notice = CASE_NOTICE
-    return TemplatePreview(
-        id=template_id,
-        language=language,
-        version=rendered.version,
-        subject=rendered.subject,
-        body=rendered.body,
-        case_id=case_id,
-        notice=notice,
+    facts: dict[str, object] = {"granted": granted, "belongings_message": belongings_message}
+    return await service.preview(
+        template_id, language=language, case_id=case_id, settings=request.app.state.settings, facts=facts
     )

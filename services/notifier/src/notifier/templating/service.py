@@ -2,12 +2,17 @@
 the notifier's service token as a send reads it (and logged there, R17), or, without a case, with placeholders
 marked as such («voornaam», «adres») instead of an invented person."""
 
+from http import HTTPStatus
+
 from jinja2 import UndefinedError
 
+from notifier.case_api import CaseApiContacts, CaseApiUnavailable, open_case_api
+from notifier.config import Settings
 from notifier.notifications.service import household_with_facts
-from notifier.templating.catalog import RenderedMessage, reference_of, render, render_names
+from notifier.templating.catalog import RenderedMessage, UnknownTemplate, find, reference_of, render, render_names
 from notifier.templating.context import ContactLookup, Sender
-from service_kit.errors import NotFound, Unprocessable
+from notifier.templating.schemas import CASE_NOTICE, PLACEHOLDER_NOTICE, TemplatePreview
+from service_kit.errors import DomainError, NotFound, Unprocessable
 
 PREVIEW_REFERENCE = "VOORBEELD"
 # What each placeholder stands for, per language; a language without labels of its own gets the English ones.
@@ -49,6 +54,45 @@ PLACEHOLDER_LABELS: dict[str, dict[str, str]] = {
         "objection_end": "end of the objection period",
     },
 }
+
+
+class CaseApiNotAnswering(DomainError):
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    code = "case-api-unavailable"
+
+
+async def preview(
+    template_id: str, *, language: str, case_id: str | None, settings: Settings, facts: dict[str, object]
+) -> TemplatePreview:
+    """The preview the endpoint gives: for the case's household (read from case-api) when `case_id` is given (the
+    caller's access to the case checked before), else with marked placeholders."""
+    try:
+        find(template_id, language)
+    except UnknownTemplate as missing:
+        raise NotFound(f"{missing}; GET /v1/templates lists the templates and languages", field="template_id") from None
+    sender = Sender.from_settings(settings)
+    if case_id is None:
+        rendered = preview_with_placeholders(template_id, language=language, sender=sender, facts=facts)
+        notice = PLACEHOLDER_NOTICE
+    else:
+        try:
+            async with open_case_api(settings) as case_api:
+                contacts = CaseApiContacts(case_api)
+                rendered = await preview_for_case(
+                    template_id, case_id=case_id, language=language, contacts=contacts, sender=sender, facts=facts
+                )
+        except CaseApiUnavailable as error:
+            raise CaseApiNotAnswering(f"case-api cannot be asked now, try again later: {error}") from None
+        notice = CASE_NOTICE
+    return TemplatePreview(
+        id=template_id,
+        language=language,
+        version=rendered.version,
+        subject=rendered.subject,
+        body=rendered.body,
+        case_id=case_id,
+        notice=notice,
+    )
 
 
 def marked(label: str) -> str:
