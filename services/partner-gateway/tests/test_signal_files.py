@@ -4,6 +4,7 @@ oversized files, and a file of 100,000 rows. Every row is made up (fictitious na
 
 import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -434,3 +435,107 @@ async def test_a_corporations_file_may_carry_the_household_composition_a_utility
     [rejected] = [r for r in refused.json()["report"] if r["status"] == "rejected"]
     assert [e["column"] for e in rejected["errors"]] == ["minors_count"]
     assert "housing corporation" in rejected["errors"][0]["message"]
+
+
+async def test_a_nul_character_refuses_the_file_naming_its_row_and_column(
+    app: FastAPI, client: httpx.AsyncClient, clock: FixedClock, corporation: tuple[str, str], partner_messages: Any
+) -> None:
+    """Issue 11: a file with NUL bytes was taken (201) and the NUL stored in a surname."""
+    partner_id, secret = corporation
+    text = csv_file([row(1), row(2, surname="Test\x00huis"), row(3)])
+    response = await upload(client, partner_id, secret, text, clock=clock, partner_messages=partner_messages)
+
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert (problem["field"], problem["row"]) == ("surname", 3)
+    assert "row 3, column surname" in problem["detail"]
+    assert "huis" not in response.text
+    assert await stored(app) == []
+
+
+async def test_cells_a_spreadsheet_would_run_as_formulas_and_bad_references_are_rejected_naming_the_column(
+    app: FastAPI, client: httpx.AsyncClient, clock: FixedClock, corporation: tuple[str, str], partner_messages: Any
+) -> None:
+    """Issue 11 (OWASP CSV injection): cells starting with =, +, -, @, tab or CR were stored as sent; references
+    were not checked against the message reference pattern."""
+    partner_id, secret = corporation
+    formulas = [
+        row(2, surname='=HYPERLINK("https://example.invalid/x","klik")'),
+        row(3, street="+cmd|' /C calc'!A0"),
+        row(4, city="-2+3"),
+        row(5, initials="@SUM(1)"),
+        row(6, house_number_suffix="\tb"),
+        row(7, email=" =x@example.invalid"),
+        row(8, reference="=HUUR-8"),
+        row(9, reference="HUUR<9>"),
+    ]
+    text = csv_file([row(1, mobile="+31612345678"), *formulas, row(10)])
+    text += ";".join(f'"\r{value}"' if name == "surname_prefix" else value for name, value in row(11).items()) + "\n"
+    response = await upload(client, partner_id, secret, text, clock=clock, partner_messages=partner_messages)
+
+    assert response.status_code == 201, response.text
+    by_row = {r["row"]: r for r in response.json()["report"]}
+    rejected = {number: [e["column"] for e in r["errors"]] for number, r in by_row.items() if r["status"] != "accepted"}
+    assert rejected == {
+        3: ["surname"],
+        4: ["street"],
+        5: ["city"],
+        6: ["initials"],
+        7: ["house_number_suffix"],
+        8: ["email"],
+        9: ["reference"],
+        10: ["reference"],
+        12: ["surname_prefix"],
+    }
+    assert "formula" in by_row[3]["errors"][0]["message"]
+    assert "letter or digit" in by_row[10]["errors"][0]["message"]
+    for value in ("HYPERLINK", "calc", "SUM(", "HUUR<9>"):
+        assert value not in response.text
+    stored_rows = await stored(app)
+    assert [m.reference for m in stored_rows] == ["HUUR-000001", "HUUR-000010"]
+    assert stored_rows[0].payload["mobile"] == "+31612345678"  # +316 and digits: a mobile number, not a formula
+
+
+async def test_a_partner_over_its_daily_budget_of_signal_file_bytes_gets_429_until_it_refills(
+    database_url: str, clock: FixedClock, dev_key: DevKey, admin: dict[str, str], partner_messages: Any
+) -> None:
+    """Issue 11: twelve files of 50 MiB in a row were all taken (201); files now cost their size from a daily
+    budget per partner, as messages have a rate. A file sent again (its first report) costs nothing."""
+    settings = Settings(
+        database_url=database_url,
+        oidc_jwks_url=str(dev_key.jwks_path),
+        signal_file_max_bytes=8 * 1024,
+        signal_file_bytes_per_day=8 * 1024,
+    )
+    budget_app = create_app(settings, clock=clock)
+    transport = httpx.ASGITransport(app=budget_app)
+    async with (
+        budget_app.router.lifespan_context(budget_app),
+        httpx.AsyncClient(transport=transport, base_url="http://gateway.test", headers=admin) as client,
+    ):
+        secret = await register(client, partner_messages, "woonbudget", "housing_corporation")
+        files = [csv_file([row(number * 10 + index) for index in range(8)]) for number in range(8)]
+        answers = []
+        for text in files:
+            answer = await upload(client, "woonbudget", secret, text, clock=clock, partner_messages=partner_messages)
+            answers.append(answer)
+            if answer.status_code == 429:
+                break
+        taken = [answer for answer in answers if answer.status_code == 201]
+        assert (
+            sum(len(text.encode()) for text in files[: len(taken)])
+            <= 8 * 1024
+            < sum(len(text.encode()) for text in files[: len(taken) + 1])
+        )
+        refused = answers[-1]
+        assert refused.status_code == 429, [answer.status_code for answer in answers]
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert int(refused.headers["Retry-After"]) >= 1
+        again = await upload(client, "woonbudget", secret, files[0], clock=clock, partner_messages=partner_messages)
+        assert again.status_code == 200  # the first report of a file taken before: no new cost
+
+        clock.advance(timedelta(days=1))
+        later = await upload(
+            client, "woonbudget", secret, files[len(taken)], clock=clock, partner_messages=partner_messages
+        )
+        assert later.status_code == 201, later.text

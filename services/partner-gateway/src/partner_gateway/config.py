@@ -42,6 +42,12 @@ class Settings(ServiceSettings):
     inbound_retry_max_seconds: float = Field(default=300.0, gt=0, description="Longest wait between attempts.")
     # Signal files (POST /v1/partners/{partner_id}/signal-files): 100,000 rows are about 15 MB.
     signal_file_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024, description="Larger files get 413.")
+    signal_file_bytes_per_day: int = Field(
+        default=200 * 1024 * 1024,
+        ge=1024,
+        description="Per partner, per API process: the bytes of signal files a partner may send in a day, at once "
+        "or spread (429 with Retry-After beyond); never less than one file of signal_file_max_bytes.",
+    )
     # case-api, which the inbound worker forwards messages to.
     case_api_url: str = "http://127.0.0.1:8001"
     case_api_token_file: Path = Field(

@@ -48,6 +48,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.inbound_limiter = RateLimiter(
         rate=settings.inbound_rate_per_second, burst=settings.inbound_rate_burst, clock=clock
     )
+    # Signal files: a budget of bytes per partner and day (a file costs its size), also per process.
+    daily = max(settings.signal_file_bytes_per_day, settings.signal_file_max_bytes)
+    app.state.signal_file_limiter = RateLimiter(
+        rate=daily / 86_400, burst=daily, clock=clock, unit="bytes of signal files"
+    )
     app.add_exception_handler(TooManyMessages, _too_many_messages)
     install_delivery_metrics(app)
     if settings.partners_seed_file is not None:

@@ -29,18 +29,20 @@ class _Bucket:
 
 
 class RateLimiter:
-    """`rate` messages per second per partner on average, bursts up to `burst`."""
+    """`rate` messages (or other `unit`s) per second per partner on average, bursts up to `burst`."""
 
-    def __init__(self, *, rate: float, burst: int, clock: Clock) -> None:
+    def __init__(self, *, rate: float, burst: int, clock: Clock, unit: str = "messages") -> None:
         if rate <= 0 or burst < 1:
             raise ValueError("a rate limit needs a positive rate and a burst of at least 1")
         self._rate = rate
         self._burst = float(burst)
         self._clock = clock
+        self._unit = unit
         self._buckets: dict[str, _Bucket] = {}
 
-    def take(self, partner_id: str) -> None:
-        """One token of the partner's bucket, or 429 with the seconds until the next one (Retry-After)."""
+    def take(self, partner_id: str, cost: float = 1.0) -> None:
+        """`cost` tokens of the partner's bucket (one message; a signal file's bytes), or 429 with the seconds until
+        there are enough (Retry-After)."""
         now = self._clock.now()
         bucket = self._buckets.get(partner_id)
         if bucket is None:
@@ -48,12 +50,12 @@ class RateLimiter:
         elapsed = max(0.0, (now - bucket.updated_at).total_seconds())
         bucket.tokens = min(self._burst, bucket.tokens + elapsed * self._rate)
         bucket.updated_at = now
-        if bucket.tokens >= 1:
-            bucket.tokens -= 1
+        if bucket.tokens >= cost:
+            bucket.tokens -= cost
             return
-        retry_after = max(1, math.ceil((1 - bucket.tokens) / self._rate))
+        retry_after = max(1, math.ceil((min(cost, self._burst) - bucket.tokens) / self._rate))
         raise TooManyMessages(
-            f"more than {self._burst:g} messages at once or {self._rate:g} per second on average; "
+            f"more than {self._burst:g} {self._unit} at once or {self._rate:g} per second on average; "
             f"retry after {retry_after} s",
             retry_after=retry_after,
         )

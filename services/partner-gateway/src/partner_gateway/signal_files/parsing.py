@@ -4,6 +4,12 @@ Each row is checked on its own, column by column, by compiled rules that mirror 
 arrears.reported.json` (a JSON Schema validator per row would take most of the one-minute budget for 100,000
 rows); a good row becomes the `data` of an `arrears.reported` message. Errors name the column and what is wrong,
 never the value: the values are tenants' personal data.
+
+A NUL character anywhere refuses the whole file, naming its row and column (a NUL is what a UTF-16 export looks
+like read as UTF-8; Python's csv module reads it as text). A cell starting with `=`, `+`, `-`, `@`, a tab or a
+carriage return is refused in its row (OWASP, CSV injection: a spreadsheet runs it as a formula when a caseworker
+opens an export), except in `mobile`, whose own pattern (+316 and digits) leaves no room for a formula; the
+reference must match the message envelope's reference pattern.
 """
 
 import csv
@@ -40,6 +46,12 @@ COMPOSITION_COLUMNS = COMPOSITION_FIELDS
 OPTIONAL = frozenset({"surname_prefix", "house_number_suffix", "email", "mobile", "crisis", *COMPOSITION_COLUMNS})
 MAX_MEMBERS = 20
 
+# The envelope's reference pattern (inbound/schemas/envelope.json): a signal file's row is a message too.
+REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/ -]*$")
+# What a spreadsheet takes for the start of a formula (OWASP, CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_FREE = frozenset({"mobile"})  # +316 and 8 digits: its pattern leaves no room for a formula
+NUL = "\x00"
 POSTCODE = re.compile(r"^([1-9][0-9]{3}) ?([A-Za-z]{2})$")
 HOUSE_NUMBER = re.compile(r"^[0-9]{1,10}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -70,6 +82,28 @@ class BadHeader(ValueError):
         self.column = column
 
 
+class BadContent(ValueError):
+    """The file holds what no row may (a NUL character); `row` and `column` say where, the header being row 1."""
+
+    def __init__(self, message: str, *, row: int, column: str) -> None:
+        super().__init__(message)
+        self.row = row
+        self.column = column
+
+
+def refuse_nul(number: int, values: list[str], header: list[str]) -> None:
+    """BadContent naming the first cell of the row that holds a NUL character."""
+    for position, value in enumerate(values):
+        if NUL in value:
+            column = header[position] if position < len(header) and header[position] else f"field {position + 1}"
+            raise BadContent(
+                f"row {number}, column {column} holds a NUL character: send the file as UTF-8 text (a UTF-16 export "
+                "reads like this)",
+                row=number,
+                column=column,
+            )
+
+
 @dataclass
 class ParsedRow:
     row: int  # the header is row 1
@@ -90,7 +124,9 @@ def read_rows(text: str, *, composition_allowed: bool = True) -> Iterator[Parsed
     text = text.removeprefix("\ufeff")  # a byte-order mark, as spreadsheet programs write
     first_line = text.split("\n", 1)[0]
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter_of(first_line), quotechar='"')
-    header = [name.strip().lower() for name in next(reader, [])]
+    raw_header = next(reader, [])
+    refuse_nul(1, raw_header, [])
+    header = [name.strip().lower() for name in raw_header]
     if not any(header):
         raise BadHeader("the file has no header row", column="")
     for name in COLUMNS:
@@ -105,6 +141,7 @@ def read_rows(text: str, *, composition_allowed: bool = True) -> Iterator[Parsed
     positions = [(name, header.index(name)) for name in (*COLUMNS, *COMPOSITION_COLUMNS) if name in header]
     seen: dict[str, int] = {}
     for number, values in enumerate(reader, start=2):
+        refuse_nul(number, values, header)
         if not any(value.strip() for value in values):
             continue  # blank lines, e.g. at the end
         parsed = check_row(number, values, positions, composition_allowed=composition_allowed)
@@ -124,6 +161,9 @@ def check_row(
     for name, position in positions:
         if position >= len(values):
             errors.append({"column": name, "message": "is missing: the row has fewer fields than the header"})
+            continue
+        if name not in FORMULA_FREE and starts_a_formula(values[position]):
+            errors.append({"column": name, "message": FORMULA_MESSAGE})
             continue
         cells[name] = values[position].strip()
     if len(values) > len(positions):
@@ -161,6 +201,17 @@ def check_row(
         return parsed
     parsed.data = data
     return parsed
+
+
+FORMULA_MESSAGE = (
+    "starts with =, +, -, @, a tab or a carriage return, which a spreadsheet runs as a formula (CSV injection): "
+    "remove the character"
+)
+
+
+def starts_a_formula(raw: str) -> bool:
+    """A tab or carriage return first, or =, +, -, @ first after leading spaces."""
+    return raw.startswith(FORMULA_STARTS) or raw.lstrip(" ").startswith(FORMULA_STARTS)
 
 
 @dataclass(frozen=True)
@@ -220,6 +271,9 @@ def _birth_years(value: str) -> list[int] | Problem:
 
 
 CHECKS: dict[str, Callable[[str], Any]] = {
+    "reference": _pattern(
+        REFERENCE, "must start with a letter or digit and hold only letters, digits, spaces and . _ : / -"
+    ),
     "postcode": _postcode,
     "house_number": _pattern(HOUSE_NUMBER, "must be a whole number (put letters in house_number_suffix)"),
     "email": _pattern(EMAIL, "must be an e-mail address"),

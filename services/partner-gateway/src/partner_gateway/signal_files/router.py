@@ -59,7 +59,8 @@ async def limited_file(request: Request) -> bytes:
         403: {"description": "Only housing corporations and utilities send signal files"},
         413: {"description": "Over the size limit"},
         415: {"description": "Not sent as text/csv"},
-        422: {"description": "The header row is not the contract's columns (naming the column)"},
+        422: {"description": "The header row is not the contract's columns, or a NUL character (naming row, column)"},
+        429: {"description": "Over the partner's daily budget of signal-file bytes; see Retry-After"},
     },
 )
 async def take_signal_file(
@@ -71,7 +72,12 @@ async def take_signal_file(
 ) -> SignalFileRead:
     """Take a partner's signed signal file: each row checked, good rows stored as arrears.reported messages."""
     taken = await service.take_signal_file(
-        session, partner_id=partner_id, body=body, headers=request.headers, clock=request.app.state.clock
+        session,
+        partner_id=partner_id,
+        body=body,
+        headers=request.headers,
+        clock=request.app.state.clock,
+        limiter=request.app.state.signal_file_limiter,
     )
     if taken.replayed:
         response.status_code = status.HTTP_200_OK

@@ -19,11 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from partner_gateway.inbound import signatures
 from partner_gateway.inbound.models import InboundMessage, InboundStatus
+from partner_gateway.inbound.rate_limit import RateLimiter
 from partner_gateway.inbound.service import MalformedBody
 from partner_gateway.partners.models import Partner, PartnerKind
 from partner_gateway.partners.repository import PartnerRepository
 from partner_gateway.signal_files.models import SignalFile
-from partner_gateway.signal_files.parsing import BadHeader, read_rows
+from partner_gateway.signal_files.parsing import BadContent, BadHeader, read_rows
 from service_kit.clock import Clock
 from service_kit.errors import DomainError, Forbidden, NotFound, Unprocessable
 
@@ -66,10 +67,17 @@ async def _signed_partner(
 
 
 async def take_signal_file(
-    session: AsyncSession, *, partner_id: str, body: bytes, headers: Mapping[str, str], clock: Clock
+    session: AsyncSession,
+    *,
+    partner_id: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    clock: Clock,
+    limiter: RateLimiter,
 ) -> Taken:
     """Checks the file row by row, stores its good rows as messages and its report; a file taken before (the
-    same bytes) is answered with its first report and not processed again."""
+    same bytes) is answered with its first report and not processed again. A new file costs its size from the
+    partner's daily budget (`limiter`, 429 beyond), once its signature holds."""
     now = clock.now()
     partner = await _signed_partner(session, partner_id=partner_id, body=body, headers=headers, now=now)
     if partner.kind not in SENDERS:
@@ -83,6 +91,7 @@ async def take_signal_file(
     content_sha256 = hashlib.sha256(body).hexdigest()
     if (earlier := await _by_hash(session, partner.id, content_sha256)) is not None:
         return Taken(earlier, replayed=True)
+    limiter.take(partner.id, cost=len(body))
 
     report: list[dict[str, Any]] = []
     messages: list[dict[str, Any]] = []
@@ -123,6 +132,8 @@ async def take_signal_file(
             )
     except BadHeader as error:
         raise Unprocessable(str(error), field=error.column or "header") from None
+    except BadContent as error:
+        raise Unprocessable(str(error), field=error.column, row=error.row) from None
     except csv.Error as error:  # a NUL byte, a field beyond the csv module's size limit
         raise MalformedBody(f"the file is not readable CSV ({error})", field="body") from None
 
