@@ -470,3 +470,51 @@ async def test_a_refusal_after_the_commit_point_moves_the_notification_from_sent
         Status.sent,
         Status.permanent_failure,
     ]
+
+
+class ChangingContacts:
+    """case-api's answer for the case, as staff change the household between two reads."""
+
+    def __init__(self, household: Any) -> None:
+        self.now = household
+
+    async def household(self, case_id: str) -> Any:
+        return self.now
+
+
+async def test_a_resend_speaks_the_household_s_language_and_uses_its_address_at_send_time(
+    apply_events: Any, events: Any, helpers: Any, make_dispatcher: Any, ledger: Any, sessions: Any
+) -> None:
+    """M1 went out in Dutch to the home address; staff then record Frisian and a mail address. A caseworker's
+    resend is rendered for the household as case-api gives it at send time, and its row says what was used
+    (before, it copied the original's language and address kind: Dutch, "home")."""
+    from notifier.notifications.service import resend
+    from service_kit.auth import Principal
+
+    opened = events.opened()
+    await apply_events(opened)
+    contacts = ChangingContacts(helpers.household(language="nl", mail_address_lines=()))
+    channels = helpers.recording_channels()
+    dispatcher = make_dispatcher(channels=channels, contacts=contacts)
+    now = helpers.opened_at + timedelta(seconds=3)
+    await dispatcher.run_once(now)
+    letter = {n.channel: n for n in await ledger.notifications(opened.subject)}["letter"]
+    assert (letter.language, letter.address_kind) == ("nl", "home")
+
+    contacts.now = helpers.household(language="fy", mail_address_lines=("Postbus 9999", "8900 AA Leeuwarden"))
+    async with sessions() as session, session.begin():
+        original = await session.get(Notification, letter.id)
+        principal = Principal(subject="caseworker-7", roles=frozenset({"outreach_worker"}), team=helpers.team)
+        again = await resend(
+            session, original=original, reason="household completed", principal=principal, now=now,
+            policy=helpers.policy,
+        )  # fmt: skip
+        again_id = again.id
+    await dispatcher.run_once(now + timedelta(seconds=1))
+
+    resent = await ledger.notification(again_id)
+    assert (resent.status, resent.language, resent.address_kind) == (Status.sent, "fy", "mail_address")
+    [handed] = [m for m in channels["letter"].messages if m.notification_id == again_id]
+    assert handed.language == "fy"
+    assert handed.postal_address[1:] == ("Postbus 9999", "8900 AA Leeuwarden")
+    assert "Bêste" in handed.body  # the Frisian letter

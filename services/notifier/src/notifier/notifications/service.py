@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from eviction_schemas.envelope import CloudEvent
 from notifier.channels.base import Channel, HandOver, OutgoingMessage
 from notifier.notifications import lifecycle
-from notifier.notifications.choice import TASK, QuietHours, decide, language_for
+from notifier.notifications.choice import TASK, QuietHours, address_for, decide, language_for
 from notifier.notifications.lifecycle import Policy
 from notifier.notifications.models import (
     WAITING,
@@ -282,10 +282,12 @@ def task_message(notification: Notification) -> tuple[str, str]:
     return subject, body
 
 
-def render_notification(notification: Notification, *, household: Household, sender: Sender) -> RenderedMessage:
+def render_notification(
+    notification: Notification, *, household: Household, sender: Sender, language: str | None = None
+) -> RenderedMessage:
     return render(
         f"{notification.moment}.{notification.channel}",
-        language=notification.language,
+        language=language or notification.language,
         household=household_with_facts(household, notification.facts),
         sender=sender,
         reference=reference_of(notification.case_id),
@@ -344,6 +346,10 @@ class Outcome:
     at: datetime
     problem: str | None = None  # "cancel": the household is unknown or erased
     template_version: str | None = None  # of the message rendered for it
+    # What the message was rendered and addressed with: the household's language and address as case-api gave
+    # them at send time (a resend, or a household completed after the moment fired, may differ from the row's).
+    language: str | None = None
+    address_kind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -399,6 +405,10 @@ class Dispatcher:
                 hand_over, at = outcome.hand_over, outcome.at
                 if outcome.template_version is not None:
                     current.template_version = outcome.template_version
+                if outcome.language is not None:
+                    current.language = outcome.language
+                if outcome.address_kind is not None:
+                    current.address_kind = outcome.address_kind
                 if outcome.problem == "cancel":
                     lifecycle.mark_cancelled(
                         current, reason="the household is unknown or erased", session=session, now=at, rows=rows
@@ -490,8 +500,12 @@ class Dispatcher:
             return Outcome(HandOver(accepted=False, permanent=False, reason="contacts_unavailable"), self._now(now))
         if household is None:
             return Outcome(None, self._now(now), problem="cancel")
+        # The household's language at send time chooses the template (R: every household in its language), as
+        # its addresses at send time choose where the message goes.
+        language = language_for(notification.moment, notification.channel, household)
+        address_kind, _ = address_for(notification.channel, household)
         try:
-            rendered = render_notification(notification, household=household, sender=self.sender)
+            rendered = render_notification(notification, household=household, sender=self.sender, language=language)
         except Exception as error:  # a fact the template needs is missing: fall back rather than send half a text
             log.warning("notification %s cannot be rendered: %s", notification.id, error)
             return Outcome(HandOver(accepted=False, permanent=True, reason="template_fact_missing"), self._now(now))
@@ -510,18 +524,21 @@ class Dispatcher:
             recipient=recipient,
             postal=postal,
             template_version=version,
+            language=language,
         )
         send_with_commit = getattr(channel, "send_with_commit_point", None)
         try:
             if send_with_commit is not None:
-                result: HandOver = await send_with_commit(message, self._commit_point(notification.id, now, version))
+                commit_point = self._commit_point(notification.id, now, version, language, address_kind)
+                result: HandOver = await send_with_commit(message, commit_point)
             else:
                 result = await channel.send(message)
         except Exception as error:
             log.exception("channel %s failed on notification %s", notification.channel, notification.id)
             reason = f"channel_error_{type(error).__name__}"
-            return Outcome(HandOver(accepted=False, permanent=False, reason=reason), self._now(now), None, version)
-        return Outcome(result, self._now(now), None, version)
+            failed = HandOver(accepted=False, permanent=False, reason=reason)
+            return Outcome(failed, self._now(now), None, version, language, address_kind)
+        return Outcome(result, self._now(now), None, version, language, address_kind)
 
     def _message(
         self,
@@ -533,13 +550,14 @@ class Dispatcher:
         recipient: str | None = None,
         postal: tuple[str, ...] = (),
         template_version: str = "",
+        language: str | None = None,
     ) -> OutgoingMessage:
         return OutgoingMessage(
             notification_id=notification.id,
             case_id=notification.case_id,
             moment=notification.moment.value,
             channel=notification.channel,
-            language=notification.language,
+            language=language or notification.language,
             subject=subject,
             body=body,
             recipient=recipient,
@@ -550,7 +568,9 @@ class Dispatcher:
             task_kind=str(notification.facts.get("task_kind", "")) or None,
         )
 
-    def _commit_point(self, notification_id: str, now: datetime, template_version: str) -> CommitPoint:
+    def _commit_point(
+        self, notification_id: str, now: datetime, template_version: str, language: str, address_kind: str | None
+    ) -> CommitPoint:
         """For channels that can hold the last step of a hand-over (SMTP's final dot): record the notification
         as sent and commit before that step, so a stop in between can lose at most the hand-over of a message
         recorded as sent, never send it twice (docs/adr/0009)."""
@@ -561,6 +581,7 @@ class Dispatcher:
                 current = await NotificationRepository(session).get(notification_id, for_update=True)
                 if current is not None and current.status is Status.sending:
                     current.template_version = template_version
+                    current.language, current.address_kind = language, address_kind or current.address_kind
                     lifecycle.mark_sent(session, self.policy, current, provider_reference=None, now=at)
 
         return commit
