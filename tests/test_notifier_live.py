@@ -2,13 +2,15 @@
 reading the household from case-api at send time, e-mail to a real SMTP server process, SMS to a local process
 speaking CM.com's API (its delivery reports posted back to the notifier), letters in a print folder, and
 case-api recording what was sent as contact attempts. Then the dispatcher is killed with SIGKILL in the middle
-of a batch and started again: every household gets each message exactly once."""
+of a batch and started again: no household gets a message twice, and every one gets each message except an
+e-mail the killed dispatcher had recorded as sent at its commit point but not yet ended (docs/adr/0009)."""
 
 import json
 import signal
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from devinfra.ports import free_port
 from devinfra.sms_provider import LocalSmsProvider
 from devinfra.smtp_sink import LocalSmtpServer
 from devinfra.stack import Stack
+from notifier.notifications.service import Dispatcher
 from notifier.templating.catalog import reference_of, render
 from notifier.templating.context import Sender
 
@@ -184,12 +187,11 @@ async def test_m1_reaches_a_frisian_household_by_email_sms_and_letter_read_from_
     assert {e.get("actor") for e in reads} == {"notifier"}
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known intermittent defect, open: after the SIGKILL the restarted dispatcher sometimes stalls mid-round "
-    "for minutes with nothing logged (seen in 2 of 4 CI runs on 2026-12-03/04); it still runs and reports XPASS",
-)
-async def test_a_dispatcher_killed_in_the_middle_of_a_batch_sends_nothing_twice_and_loses_nothing(
+# What one dispatch round hands over at the same time: the hand-overs a kill can catch.
+HAND_OVERS_IN_FLIGHT = Dispatcher.concurrency
+
+
+async def test_a_dispatcher_killed_in_the_middle_of_a_batch_sends_nothing_twice_and_loses_only_past_commit_points(
     stack: Stack, smtp: LocalSmtpServer, sms: LocalSmsProvider
 ) -> None:
     households = 40
@@ -204,14 +206,11 @@ async def test_a_dispatcher_killed_in_the_middle_of_a_batch_sends_nothing_twice_
     dispatcher.start()
     wait_for(lambda: len(smtp.messages()) - before_mail >= 5, what="the first e-mails of the batch", timeout=60)
     dispatcher.signal(signal.SIGKILL)
+    assert dispatcher.process is not None
+    dispatcher.process.wait(10)  # gone: whatever it recorded was recorded before the restart
     killed_at = len(smtp.messages()) - before_mail
+    restarted_at = datetime.now(UTC)
     dispatcher.start()
-
-    wait_for(
-        lambda: len(smtp.messages()) - before_mail >= households and len(sms.messages()) - before_sms >= households,
-        what="every household's e-mail and SMS after the restart",
-        timeout=120,
-    )
 
     unsettled = set(case_ids)
     wanted = {"email": "sent", "sms": "delivered", "letter": "sent"}
@@ -226,10 +225,26 @@ async def test_a_dispatcher_killed_in_the_middle_of_a_batch_sends_nothing_twice_
 
     wait_for(all_settled, what="every notification settled (sent, or delivered by the report)", timeout=120)
 
+    emails = [n for case_id in case_ids for n in notifications(stack, case_id) if n["channel"] == "email"]
+    assert len(emails) == households, "one e-mail notification per household"
+
+    def arrived() -> set[str]:
+        return {str(m["X-Notification-Id"]) for m in smtp.messages()[before_mail:]}
+
+    # The restarted dispatcher records an e-mail as sent just before its end of data: each one arrives.
+    by_restarted = {n["id"] for n in emails if datetime.fromisoformat(n["sent_at"]) > restarted_at}
+    wait_for(lambda: by_restarted <= arrived(), what="every e-mail the restarted dispatcher sent at the SMTP server")
+
     mails = smtp.messages()[before_mail:]
     ids = Counter(str(m["Message-ID"]) for m in mails)
-    assert len(ids) == households, f"{len(ids)} distinct e-mails for {households} households"
     assert max(ids.values()) == 1, [i for i, c in ids.items() if c > 1]
+    # The one loss docs/adr/0009 allows: an e-mail the killed dispatcher had recorded as sent at its commit point
+    # and whose end of data it had not written yet (a relay discards a message without it), one per hand-over
+    # it had in flight at most. Everything else arrived, whichever dispatcher sent it.
+    lost = [n for n in emails if n["id"] not in arrived()]
+    assert all(datetime.fromisoformat(n["sent_at"]) < restarted_at for n in lost), lost
+    assert len(lost) <= HAND_OVERS_IN_FLIGHT, f"{len(lost)} e-mails lost"
+    assert len(ids) == households - len(lost), f"{len(ids)} distinct e-mails for {households} households"
     texts = sms.messages()[before_sms:]
     references = Counter(t["reference"] for t in texts)
     assert len(references) == households

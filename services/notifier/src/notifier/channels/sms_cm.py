@@ -166,6 +166,11 @@ class CmSmsChannel:
         # A client given by the owner is shared and closed by the owner; without one each send opens its own.
         self._client = client
 
+    @property
+    def timeout_seconds(self) -> float:
+        """How long the channel waits for CM's gateway (each of connect, write, read)."""
+        return self._timeout
+
     @classmethod
     def from_settings(cls, settings: Settings, *, client: httpx.AsyncClient | None = None) -> "CmSmsChannel":
         return cls(

@@ -7,6 +7,7 @@ delivery without the end of data) and a notification still `sending` that is han
 it has already recorded the send. So a stop never causes a second e-mail (docs/adr/0009).
 """
 
+import logging
 from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
@@ -16,6 +17,8 @@ from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
 from aiosmtplib.typing import SMTPStatus
 
 from notifier.channels.base import HandOver, OutgoingMessage
+
+log = logging.getLogger(__name__)
 
 END_OF_DATA = b".\r\n"
 
@@ -62,6 +65,11 @@ class SmtpChannel:
         self._timeout = timeout
         self._domain = sender.rpartition("@")[2].rstrip(">") or "notifier.invalid"
 
+    @property
+    def timeout_seconds(self) -> float:
+        """How long the channel waits for the relay at each step (connect, each answer)."""
+        return self._timeout
+
     async def send(self, message: OutgoingMessage) -> HandOver:
         async def nothing() -> None:
             return None
@@ -74,6 +82,11 @@ class SmtpChannel:
         if not message.recipient:
             return HandOver(accepted=False, permanent=True, reason="no_address")
         email = email_of(message, sender=self._sender, domain=self._domain)
+
+        async def recorded_then_end_of_data() -> None:
+            await commit_point()
+            log.debug("notification %s recorded as sent: writing its end of data", message.notification_id)
+
         client = aiosmtplib.SMTP(hostname=self._host, port=self._port, start_tls=self._starttls, timeout=self._timeout)
         try:
             await client.connect()
@@ -81,7 +94,8 @@ class SmtpChannel:
                 await client.login(self._username, self._password)
             await client.mail(parseaddr(self._sender)[1] or self._sender)
             await client.rcpt(message.recipient)
-            await _data_with_commit_point(client, email.as_bytes(), commit_point, self._timeout)
+            await _data_with_commit_point(client, email.as_bytes(), recorded_then_end_of_data, self._timeout)
+            log.debug("the relay took notification %s", message.notification_id)
         except aiosmtplib.SMTPRecipientRefused as refused:
             return HandOver(accepted=False, permanent=True, reason=f"recipient_refused_{refused.code}")
         except (aiosmtplib.SMTPException, OSError) as error:

@@ -10,6 +10,7 @@
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -370,14 +371,19 @@ class Dispatcher:
     clock: Callable[[], datetime] | None = None
     # Hand-overs (and household reads from case-api) of one round waiting on their channel at the same time.
     concurrency: int = 8
+    # A hand-over (household read, rendering, the channel's waits) not ended after this many seconds ends as a
+    # temporary failure, so one stuck network wait never holds up the round; longer than all of its own timeouts.
+    hand_over_timeout: float = 120.0
 
     def _now(self, now: datetime) -> datetime:
         return self.clock() if self.clock is not None else now
 
     async def run_once(self, now: datetime) -> Round:
         """Fire due moments, then hand due notifications to their channels."""
+        started = time.monotonic()
+        log.debug("dispatch round at %s starts", now.isoformat())
         async with self.sessions() as session, session.begin():
-            await fire_due_moments(
+            fired = await fire_due_moments(
                 session,
                 contacts=self.contacts,
                 now=now,
@@ -386,7 +392,17 @@ class Dispatcher:
                 limit=self.batch_size,
                 concurrency=self.concurrency,
             )
-        return await self.dispatch_due(now)
+        done = await self.dispatch_due(now)
+        log.debug(
+            "dispatch round at %s ends after %.2f s: %d moments fired, %d handed over, %d failed, %d deferred",
+            now.isoformat(),
+            time.monotonic() - started,
+            fired,
+            done.handed,
+            done.failed,
+            done.deferred,
+        )
+        return done
 
     async def dispatch_due(self, now: datetime) -> Round:
         done = Round()
@@ -442,10 +458,11 @@ class Dispatcher:
         reads = HouseholdReads(self.contacts, self.concurrency)
         outcomes: dict[str, Outcome] = {}
         queue = iter(claimed)
+        committed: set[str] = set()  # recorded as sent at their channel's commit point
 
         async def hand_over_next() -> None:
             for notification in queue:  # shared by the workers: each takes the next notification
-                outcomes[notification.id] = await self._hand_over(notification, reads, now)
+                outcomes[notification.id] = await self._bounded_hand_over(notification, reads, now, committed)
 
         try:
             async with asyncio.TaskGroup() as workers:
@@ -485,7 +502,50 @@ class Dispatcher:
                 claimed.append(notification)
         return claimed
 
-    async def _hand_over(self, notification: Notification, reads: HouseholdReads, now: datetime) -> Outcome:
+    async def _bounded_hand_over(
+        self, notification: Notification, reads: HouseholdReads, now: datetime, committed: set[str]
+    ) -> Outcome:
+        """`_hand_over` within `hand_over_timeout`: one still waiting then ends as a temporary failure (tried again
+        after the backoff) and the round goes on; one already recorded as sent at its commit point stays sent (its
+        end of data may have reached the relay: handing it over again could send it twice, docs/adr/0009).
+        A hand-over that took longer than its channel's own timeout is logged."""
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(self.hand_over_timeout):
+                outcome = await self._hand_over(notification, reads, now, committed)
+        except TimeoutError:
+            if notification.id in committed:
+                log.warning(
+                    "hand-over of notification %s (%s) did not end within %s s after its commit point: "
+                    "it stays sent without the relay's answer",
+                    notification.id,
+                    notification.channel,
+                    self.hand_over_timeout,
+                )
+                outcome = Outcome(HandOver(accepted=True), self._now(now))
+            else:
+                log.warning(
+                    "hand-over of notification %s (%s) did not end within %s s: ended as a temporary failure",
+                    notification.id,
+                    notification.channel,
+                    self.hand_over_timeout,
+                )
+                outcome = Outcome(HandOver(accepted=False, reason="hand_over_timeout"), self._now(now))
+        took = time.monotonic() - started
+        limit = getattr(self.channels.get(notification.channel), "timeout_seconds", None)
+        if isinstance(limit, int | float) and took > limit:
+            log.warning(
+                "hand-over of notification %s (%s) took %.1f s, longer than the channel's timeout of %s s",
+                notification.id,
+                notification.channel,
+                took,
+                limit,
+            )
+        return outcome
+
+    async def _hand_over(
+        self, notification: Notification, reads: HouseholdReads, now: datetime, committed: set[str] | None = None
+    ) -> Outcome:
         channel = self.channels.get(notification.channel)
         if channel is None:
             return Outcome(HandOver(accepted=False, permanent=True, reason="channel_not_configured"), self._now(now))
@@ -529,7 +589,7 @@ class Dispatcher:
         send_with_commit = getattr(channel, "send_with_commit_point", None)
         try:
             if send_with_commit is not None:
-                commit_point = self._commit_point(notification.id, now, version, language, address_kind)
+                commit_point = self._commit_point(notification.id, now, version, language, address_kind, committed)
                 result: HandOver = await send_with_commit(message, commit_point)
             else:
                 result = await channel.send(message)
@@ -569,11 +629,18 @@ class Dispatcher:
         )
 
     def _commit_point(
-        self, notification_id: str, now: datetime, template_version: str, language: str, address_kind: str | None
+        self,
+        notification_id: str,
+        now: datetime,
+        template_version: str,
+        language: str,
+        address_kind: str | None,
+        committed: set[str] | None = None,
     ) -> CommitPoint:
         """For channels that can hold the last step of a hand-over (SMTP's final dot): record the notification
         as sent and commit before that step, so a stop in between can lose at most the hand-over of a message
-        recorded as sent, never send it twice (docs/adr/0009)."""
+        recorded as sent, never send it twice (docs/adr/0009). `committed` collects the notifications whose
+        commit went through."""
 
         async def commit() -> None:
             at = self._now(now)
@@ -583,6 +650,8 @@ class Dispatcher:
                     current.template_version = template_version
                     current.language, current.address_kind = language, address_kind or current.address_kind
                     lifecycle.mark_sent(session, self.policy, current, provider_reference=None, now=at)
+            if committed is not None:
+                committed.add(notification_id)
 
         return commit
 

@@ -84,6 +84,12 @@ def quiet_hours_of(settings: Settings) -> QuietHours:
     return QuietHours(ZoneInfo(settings.timezone), settings.quiet_hours_start, settings.quiet_hours_end)
 
 
+def hand_over_timeout_of(settings: Settings) -> float:
+    """The bound of one hand-over: its household read, then at most five waits on its channel (an SMTP relay's
+    connect, MAIL, RCPT, DATA and end of data; an SMS is one request), each bounded by the channel's timeout."""
+    return settings.case_api_timeout_seconds + 5 * max(settings.smtp_timeout_seconds, settings.sms_timeout_seconds)
+
+
 def dispatcher_for(
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
@@ -103,6 +109,7 @@ def dispatcher_for(
         sending_lease=timedelta(seconds=settings.sending_lease_seconds),
         report_window=timedelta(seconds=settings.sms_report_window_seconds),
         batch_size=settings.dispatch_batch_size,
+        hand_over_timeout=hand_over_timeout_of(settings),
         clock=clock.now if clock is not None else None,  # sent_at: when the channel took the message
     )
 
