@@ -4,7 +4,7 @@ JSON logs and W3C trace context."""
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, Depends, FastAPI, Response
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 from starlette.types import ASGIApp
@@ -16,6 +16,7 @@ from service_kit.errors import document_problem_responses, install_problem_handl
 from service_kit.kafka import KafkaProbe
 from service_kit.logs import configure_logging
 from service_kit.metrics import ObservabilityMiddleware, ServiceMetrics, metrics_router
+from service_kit.query import refuse_bsn_in_query
 from service_kit.settings import ServiceSettings
 
 ReadyCheck = Callable[[], Awaitable[bool]]
@@ -99,5 +100,6 @@ def create_service_app(
     app.include_router(health_router({"database": database_ok, "kafka": kafka.reachable}))
     app.include_router(metrics_router(app.state.metrics))
     for router in routers:
-        app.include_router(router)
+        # URLs never carry a BSN (R15): a BSN-shaped query value is refused before the endpoint runs.
+        app.include_router(router, dependencies=[Depends(refuse_bsn_in_query)])
     return app

@@ -2,7 +2,10 @@
 
 Keys: time, level, logger, message, service, and trace_id and span_id when a span is current
 (service_kit.tracing), plus exception when there is one. Nothing else of a record is written (no `extra`),
-and no caller logs request bodies or field values: logs must not carry personal data.
+and no caller logs request bodies or field values: logs must not carry personal data. Nor do they carry query
+values: the access log (uvicorn.access) and httpx's request lines name a URL, whose query is written as `?…`
+(a client may put a BSN or a name there, R15; service_kit.query refuses what looks like a BSN, this keeps the
+rest out of the logs).
 """
 
 import json
@@ -15,6 +18,26 @@ from service_kit.tracing import current_ids
 
 # uvicorn configures these with handlers of its own before it calls the app factory; they go to ours instead.
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+# The loggers whose records name a request's URL among their arguments.
+URL_LOGGERS = frozenset({"uvicorn.access", "httpx"})
+OMITTED_QUERY = "?…"
+
+
+def without_query(value: object) -> object:
+    """A URL or path with its query left out (`/v1/cases?…`); anything else as it is."""
+    text = str(value) if type(value).__name__ == "URL" else value
+    if isinstance(text, str) and "?" in text and text.startswith(("/", "http://", "https://")):
+        return text.split("?", 1)[0] + OMITTED_QUERY
+    return value
+
+
+class QueryValuesOmitted(logging.Filter):
+    """Leaves the query out of every URL an access or request line names."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name in URL_LOGGERS and isinstance(record.args, tuple):
+            record.args = tuple(without_query(arg) for arg in record.args)
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -69,3 +92,7 @@ def configure_logging(*, service: str, level: str = "INFO") -> None:
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+    for name in URL_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(each, QueryValuesOmitted) for each in logger.filters):
+            logger.addFilter(QueryValuesOmitted())
