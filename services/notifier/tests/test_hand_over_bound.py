@@ -77,3 +77,21 @@ async def test_a_stuck_hand_over_ends_and_the_round_goes_on(
         )
         assert "ended as a temporary failure" in caplog.text
     assert "longer than the channel's timeout" in caplog.text
+
+
+def test_the_default_lease_outlasts_a_whole_hand_over_and_a_shorter_one_is_warned_about(
+    caplog: pytest.LogCaptureFixture, sessions: Any
+) -> None:
+    """A second dispatcher takes over a `sending` notification after the lease; were the lease shorter than one
+    hand-over may take, it could take over an e-mail the first is still handing over and send it twice."""
+    from notifier.config import Settings
+    from notifier.workers.dispatcher import dispatcher_for, hand_over_timeout_of
+
+    defaults = Settings(_env_file=None)
+    assert defaults.sending_lease_seconds > hand_over_timeout_of(defaults)
+    with caplog.at_level("WARNING", logger="notifier.workers.dispatcher"):
+        dispatcher_for(defaults, sessions, channels={}, contacts=None)
+        assert not caplog.records
+        dispatcher_for(defaults.model_copy(update={"sending_lease_seconds": 120.0}), sessions, channels={})
+    [warning] = caplog.records
+    assert "NOTIFIER_SENDING_LEASE_SECONDS" in warning.getMessage()

@@ -424,10 +424,10 @@ async def test_a_file_channel_killed_between_hand_over_and_commit_writes_its_mes
     assert {n.status for n in m1.values()} == {Status.sending}
     assert f"{email.id}.eml" in [p.name for p in outbox.iterdir()]
 
-    second = make_dispatcher(channels=files)
-    await second.dispatch_due(t0 + timedelta(minutes=1))
+    second = make_dispatcher(channels=files)  # the default lease: 5 minutes
+    await second.dispatch_due(t0 + timedelta(minutes=4))
     assert (await ledger.notification(email.id)).status is Status.sending  # within the lease
-    await second.dispatch_due(t0 + timedelta(minutes=3))
+    await second.dispatch_due(t0 + timedelta(minutes=6))
 
     assert {n.status for n in (await by_channel(ledger, case_id)).values()} == {Status.sent}
     # The same files, written again in place: still one message per notification.

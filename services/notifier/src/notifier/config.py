@@ -76,8 +76,10 @@ class Settings(ServiceSettings):
     retry_base_seconds: Annotated[float, Field(gt=0)] = 60.0
     dispatch_batch_size: Annotated[int, Field(ge=1, le=5000)] = 200
     # A notification left `sending` by a stopped dispatcher is handed over again after this lease; an SMS only
-    # after the report window passed without a delivery report (docs/adr/0009).
-    sending_lease_seconds: Annotated[float, Field(gt=0)] = 120.0
+    # after the report window passed without a delivery report (docs/adr/0009). It must be longer than the bound
+    # of one hand-over (case-api timeout + 5 channel timeouts, 160 s by default), or a second dispatcher could
+    # take over an e-mail the first is still handing over (the dispatcher warns at start-up when it is not).
+    sending_lease_seconds: Annotated[float, Field(gt=0)] = 300.0
     sms_report_window_seconds: Annotated[float, Field(gt=0)] = 900.0
     relay_batch_size: int = Field(default=500, ge=1, description="Outbox rows the relay publishes per batch.")
     relay_idle_interval_seconds: float = Field(default=0.2, gt=0, description="The relay's wait when idle.")

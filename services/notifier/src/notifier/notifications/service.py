@@ -363,7 +363,7 @@ class Dispatcher:
     quiet: QuietHours
     # A notification left `sending` this long by a stopped dispatcher is looked at again; an SMS waits longer,
     # for the provider's report that settles whether the provider had it.
-    sending_lease: timedelta = timedelta(minutes=2)
+    sending_lease: timedelta = timedelta(minutes=5)  # NOTIFIER_SENDING_LEASE_SECONDS; longer than hand_over_timeout
     report_window: timedelta = timedelta(minutes=15)
     # Moments fired and notifications handed over per round (NOTIFIER_DISPATCH_BATCH_SIZE).
     batch_size: int = 100

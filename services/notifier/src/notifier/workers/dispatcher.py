@@ -99,6 +99,13 @@ def dispatcher_for(
     contacts: ContactLookup | None = None,
     clock: Clock | None = None,
 ) -> Dispatcher:
+    if settings.sending_lease_seconds <= hand_over_timeout_of(settings):
+        log.warning(
+            "NOTIFIER_SENDING_LEASE_SECONDS (%.0f s) is not longer than one hand-over may take (%.0f s): with more "
+            "than one dispatcher an e-mail still being handed over may be taken over and sent twice",
+            settings.sending_lease_seconds,
+            hand_over_timeout_of(settings),
+        )
     return Dispatcher(
         sessions=sessions,
         channels=channels if channels is not None else channels_for(settings, case_api),
