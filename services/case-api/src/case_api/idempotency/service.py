@@ -11,9 +11,9 @@ nothing again; the same key with another request is refused.
    with the case it is about, so that erasing the case erases its stored answers (retention, R18).
 
 The trade-off: FastAPI commits the request's session before the response body exists outside the endpoint, so
-the answer is written just after the commit, in its own short transaction. A repeat can therefore never run a
-write twice (the committed claim holds the key); a repeat arriving in the moment between commit and answer, or
-after a crash in that moment, gets 409 "still being processed" instead of the answer, until the record expires
+the answer is written just after the commit, in its own short transaction, and only then sent to the client. A
+repeat can therefore never run a write twice (the committed claim holds the key); a repeat after a crash between
+the commit and the stored answer gets 409 "still being processed" instead of the answer, until the record expires
 (`idempotency_key_hours`). A refused write (an error rolls the claim back) leaves its key free for a retry.
 """
 
@@ -155,6 +155,7 @@ class IdempotencyMiddleware:
         state = scope.setdefault("state", {})  # the dependency's request.state is this dict
         status = 0
         body = bytearray()
+        held: list[Message] = []
 
         async def capture(message: Message) -> None:
             nonlocal status
@@ -162,14 +163,23 @@ class IdempotencyMiddleware:
                 status = int(message["status"])
             elif message["type"] == "http.response.body":
                 body.extend(message.get("body", b""))
-            await send(message)
+            if state.get(CLAIM) is None:
+                await send(message)
+            else:
+                held.append(message)  # answered only once the answer is stored (below)
 
         await self.app(scope, receive, capture)
         claim: IdempotencyClaim | None = state.get(CLAIM)
         if claim is not None:
+            # Stored before the client has the answer: a repeat sent right after it gets the stored answer, not
+            # 409 "still being processed" (only a crash between the commit and this store leaves the claim open).
             app_state = scope["app"].state
             vault = vault_from_settings(app_state.settings)
-            await _store_answer(app_state.session_factory, vault, claim, status, bytes(body), path=scope["path"])
+            try:
+                await _store_answer(app_state.session_factory, vault, claim, status, bytes(body), path=scope["path"])
+            finally:
+                for message in held:
+                    await send(message)
 
 
 def _case_of_answer(path: str, body: bytes) -> str | None:
