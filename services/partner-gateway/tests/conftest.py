@@ -372,8 +372,13 @@ class PartnerMessages:
     async def read(
         client: httpx.AsyncClient, partner_id: str, secret: str, message_id: str, *, at: datetime
     ) -> httpx.Response:
-        headers = PartnerMessages.signed_headers(secret, "", at=at)
-        return await client.get(f"/v1/partners/{partner_id}/messages/{message_id}", headers=headers)
+        path = f"/v1/partners/{partner_id}/messages/{message_id}"
+        return await client.get(path, headers=PartnerMessages.read_headers(secret, path, at=at))
+
+    @staticmethod
+    def read_headers(secret: str, path: str, *, at: datetime) -> dict[str, str]:
+        """A read is signed over its method and path in place of a body (docs/partners.md)."""
+        return PartnerMessages.signed_headers(secret, f"GET {path}", at=at)
 
     @staticmethod
     def arrears_reported(
@@ -567,7 +572,7 @@ class PartnerSystems:
         return message_id
 
     async def outcome(self, partner_id: str, message_id: str) -> dict[str, Any]:
-        """What the partner reads: GET /v1/partners/{id}/messages/{message_id}, signed over an empty body."""
+        """What the partner reads: GET /v1/partners/{id}/messages/{message_id}, signed over its method and path."""
         answer = await PartnerMessages.read(
             self.client, partner_id, self.secrets[partner_id], message_id, at=self.clock.now()
         )

@@ -110,6 +110,30 @@ async def test_a_secret_not_in_standard_webhooks_format_is_a_422_naming_the_fiel
     assert await stored(app, Partner) == []
 
 
+# Each of these once passed the pattern, was stored, and then failed every sign or verify with a 500.
+UNUSABLE_SECRETS = {
+    "too short": "whsec_" + base64.b64encode(b"only twenty-three bytes").decode(),
+    "not base64": "whsec_" + "A" * 31 + "=" + "A" * 8,
+    "too long": "whsec_" + base64.b64encode(bytes(65)).decode(),
+}
+
+
+@pytest.mark.parametrize("secret", list(UNUSABLE_SECRETS.values()), ids=list(UNUSABLE_SECRETS))
+async def test_a_secret_that_cannot_sign_is_refused_at_registration_and_rotation(
+    app: FastAPI, client: httpx.AsyncClient, secret: str
+) -> None:
+    body = assert_problem(await client.post("/v1/partners", json=corporation(inbound_secret=secret)), 422)
+    assert [error["field"] for error in body["errors"]] == ["inbound_secret"]
+    assert secret not in str(body), "a refused secret is not repeated in the answer"
+    assert await stored(app, Partner) == []
+
+    assert (await client.post("/v1/partners", json=corporation(inbound_secret=SECRET))).status_code == 201
+    rotation = await client.post("/v1/partners/woonfriesland/secrets/rotate", json={"outbound_secret": secret})
+    assert [error["field"] for error in assert_problem(rotation, 422)["errors"]] == ["outbound_secret"]
+    [partner] = await stored(app, Partner)
+    assert (partner.inbound_secret, partner.outbound_secret) == (SECRET, SECRET), "nothing already accepted is lost"
+
+
 async def test_subscribing_stores_an_active_subscription(app: FastAPI, client: httpx.AsyncClient) -> None:
     await client.post("/v1/partners", json=corporation())
     response = await client.post(
@@ -284,7 +308,9 @@ async def test_the_delivery_log_lists_filters_shows_attempts_and_replays_only_th
 def test_the_example_seed_file_is_valid_with_its_variables_set() -> None:
     example = Path(__file__).resolve().parents[3] / "deploy" / "partners.example.yaml"
     names = set(re.findall(r"\$\{([A-Z0-9_]+)\}", example.read_text()))
-    seed = load_seed(example, {name: "whsec_" + base64.b64encode(name.encode()).decode() for name in names})
+    seed = load_seed(
+        example, {name: "whsec_" + base64.b64encode(name.encode().ljust(24, b"-")).decode() for name in names}
+    )
     assert {p.kind.value for p in seed.partners} == {"housing_corporation", "bailiff", "client_support", "utility"}
     with pytest.raises(SeedError, match=r"\$\{SEED_"):
         load_seed(example, {})

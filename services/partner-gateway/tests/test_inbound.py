@@ -329,6 +329,32 @@ async def test_a_partner_never_reads_another_partners_message(
     assert_problem(unsigned, 401)
 
 
+async def test_a_captured_read_signature_reads_only_the_message_it_was_made_for(
+    client: httpx.AsyncClient, clock: FixedClock, corporation: tuple[str, str], partner_messages: Any
+) -> None:
+    """Issue 11: reads were signed over an empty body, so one captured signature (within its 5 minutes) read every
+    other message of the partner. A read is signed over its method and path now."""
+    partner_id, secret = corporation
+    today = clock.now().date()
+    first, second = [
+        (await partner_messages.send(client, partner_id, secret, message, at=clock.now())).json()["message_id"]
+        for message in (
+            partner_messages.arrears_reported("HUUR-1", today=today),
+            partner_messages.arrears_reported("HUUR-2", today=today),
+        )
+    ]
+    first_path = f"/v1/partners/{partner_id}/messages/{first}"
+    captured = partner_messages.read_headers(secret, first_path, at=clock.now())
+    assert (await client.get(first_path, headers=captured)).status_code == 200
+
+    replayed = await client.get(f"/v1/partners/{partner_id}/messages/{second}", headers=captured)
+    assert assert_problem(replayed, 401)["field"] == "webhook-signature"
+    over_empty_body = partner_messages.signed_headers(secret, "", at=clock.now())
+    assert_problem(await client.get(first_path, headers=over_empty_body), 401)
+    signed_as_a_post = partner_messages.signed_headers(secret, f"POST {first_path}", at=clock.now())
+    assert_problem(await client.get(first_path, headers=signed_as_a_post), 401)
+
+
 async def test_a_partner_without_an_inbound_secret_cannot_send(
     client: httpx.AsyncClient, clock: FixedClock, partner_messages: Any
 ) -> None:

@@ -74,9 +74,8 @@ async def test_the_python_example_signs_a_message_the_gateway_accepts(
     assert answer.status_code == 202, answer.text
 
     message_id = answer.json()["message_id"]
-    read = await client.get(
-        f"/v1/partners/{PARTNER_ID}/messages/{message_id}", headers=namespace["signed_headers"](secret, "")
-    )
+    path = f"/v1/partners/{PARTNER_ID}/messages/{message_id}"
+    read = await client.get(path, headers=namespace["signed_headers"](secret, f"GET {path}"))
     assert read.status_code == 200, read.text
     assert read.json()["status"] == "received"
 

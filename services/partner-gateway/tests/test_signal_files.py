@@ -162,10 +162,8 @@ async def test_a_semicolon_file_with_decimal_commas_becomes_arrears_messages_and
     )
     assert "email" not in second.payload
 
-    read = await client.get(
-        f"/v1/partners/{partner_id}/signal-files/{report['id']}",
-        headers=partner_messages.signed_headers(secret, "", at=clock.now()),
-    )
+    path = f"/v1/partners/{partner_id}/signal-files/{report['id']}"
+    read = await client.get(path, headers=partner_messages.read_headers(secret, path, at=clock.now()))
     assert read.status_code == 200, read.text
     assert read.json() == report
 
@@ -306,10 +304,8 @@ async def test_a_forged_or_unsigned_file_is_a_401_and_another_partner_cannot_rea
 
     taken = await upload(client, partner_id, secret, text, clock=clock, partner_messages=partner_messages)
     other_secret = await register(client, partner_messages, "woonander", "housing_corporation")
-    other = await client.get(
-        f"/v1/partners/woonander/signal-files/{taken.json()['id']}",
-        headers=partner_messages.signed_headers(other_secret, "", at=clock.now()),
-    )
+    path = f"/v1/partners/woonander/signal-files/{taken.json()['id']}"
+    other = await client.get(path, headers=partner_messages.read_headers(other_secret, path, at=clock.now()))
     assert other.status_code == 404, other.text
 
 

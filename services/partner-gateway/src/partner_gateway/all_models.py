@@ -2,6 +2,7 @@
 
 import partner_gateway.deliveries.models
 import partner_gateway.inbound.models
+import partner_gateway.inbound.rate_limit
 import partner_gateway.partners.models
 import partner_gateway.signal_files.models  # noqa: F401
 from partner_gateway.db import Base

@@ -36,7 +36,7 @@ class Settings(ServiceSettings):
 
     # Inbound messages (POST /v1/partners/{partner_id}/messages).
     inbound_max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Larger bodies get 413.")
-    inbound_rate_per_second: float = Field(default=20.0, gt=0, description="Per partner, per API process.")
+    inbound_rate_per_second: float = Field(default=20.0, gt=0, description="Per partner, across every API process.")
     inbound_rate_burst: int = Field(default=100, ge=1, description="Messages a partner may send at once.")
     inbound_interval_seconds: float = Field(default=0.2, gt=0, description="How often the inbound worker looks.")
     inbound_retry_max_seconds: float = Field(default=300.0, gt=0, description="Longest wait between attempts.")
@@ -45,8 +45,8 @@ class Settings(ServiceSettings):
     signal_file_bytes_per_day: int = Field(
         default=200 * 1024 * 1024,
         ge=1024,
-        description="Per partner, per API process: the bytes of signal files a partner may send in a day, at once "
-        "or spread (429 with Retry-After beyond); never less than one file of signal_file_max_bytes.",
+        description="Per partner, across every API process: the bytes of signal files a partner may send in a day, "
+        "at once or spread (429 with Retry-After beyond); never less than one file of signal_file_max_bytes.",
     )
     # case-api, which the inbound worker forwards messages to.
     case_api_url: str = "http://127.0.0.1:8001"

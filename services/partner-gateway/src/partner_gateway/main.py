@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from partner_gateway.config import Settings, get_settings
 from partner_gateway.deliveries.metrics import install_delivery_metrics
@@ -44,14 +45,28 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         description=DESCRIPTION,
         routers=[partners_router, deliveries_router, inbound_router, signal_files_router],
     )
-    # In this process's memory: each API process limits on its own (inbound/rate_limit.py).
+
+    # In the database: every API process on it takes from the same buckets (inbound/rate_limit.py).
+    def sessions() -> async_sessionmaker[AsyncSession]:
+        factory: async_sessionmaker[AsyncSession] = app.state.session_factory
+        return factory
+
     app.state.inbound_limiter = RateLimiter(
-        rate=settings.inbound_rate_per_second, burst=settings.inbound_rate_burst, clock=clock
+        name="inbound",
+        rate=settings.inbound_rate_per_second,
+        burst=settings.inbound_rate_burst,
+        clock=clock,
+        sessions=sessions,
     )
-    # Signal files: a budget of bytes per partner and day (a file costs its size), also per process.
+    # Signal files: a budget of bytes per partner and day (a file costs its size), shared the same way.
     daily = max(settings.signal_file_bytes_per_day, settings.signal_file_max_bytes)
     app.state.signal_file_limiter = RateLimiter(
-        rate=daily / 86_400, burst=daily, clock=clock, unit="bytes of signal files"
+        name="signal-files",
+        rate=daily / 86_400,
+        burst=daily,
+        clock=clock,
+        sessions=sessions,
+        unit="bytes of signal files",
     )
     app.add_exception_handler(TooManyMessages, _too_many_messages)
     install_delivery_metrics(app)

@@ -85,15 +85,16 @@ def post_partner_message(gateway: httpx.Client, partner_id: str, secret: str, me
 
 
 def read_partner_message(gateway: httpx.Client, partner_id: str, secret: str, message_id: str) -> dict[str, Any]:
-    """The partner's own read of a message's outcome: a GET signed over an empty body (docs/partners.md)."""
+    """The partner's own read of a message's outcome: a GET signed over its method and path (docs/partners.md)."""
     webhook_id = f"msg_{uuid.uuid4().hex}"
     now = datetime.now(UTC)
+    path = f"/v1/partners/{partner_id}/messages/{message_id}"
     answer = gateway.get(
-        f"/v1/partners/{partner_id}/messages/{message_id}",
+        path,
         headers={
             "webhook-id": webhook_id,
             "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": Webhook(secret).sign(webhook_id, now, ""),
+            "webhook-signature": Webhook(secret).sign(webhook_id, now, f"GET {path}"),
         },
     )
     assert answer.status_code == 200, answer.text

@@ -95,9 +95,15 @@ async def receive_message(
 
 @router.get("/{message_id}", response_model=MessageRead, responses={401: SIGNED, 404: {"description": "No such"}})
 async def read_message(partner_id: str, message_id: str, request: Request, session: Session) -> MessageRead:
-    """The processing outcome of one of the partner's messages (the request is signed over an empty body)."""
+    """The processing outcome of one of the partner's messages. The request is signed over its method and path
+    (`GET /v1/partners/{partner_id}/messages/{message_id}`) in place of a body."""
     await service.authenticate_reader(
-        session, partner_id=partner_id, headers=request.headers, clock=request.app.state.clock
+        session,
+        partner_id=partner_id,
+        method=request.method,
+        path=request.url.path,
+        headers=request.headers,
+        clock=request.app.state.clock,
     )
     message = await service.read_message(session, partner_id=partner_id, message_id=message_id)
     read = MessageRead.model_validate(message)

@@ -129,7 +129,7 @@ async def receive_message(
     except UnicodeDecodeError:
         raise MalformedBody("the body is not UTF-8 encoded JSON", field="body") from None
     signatures.verify(signed, text, valid_secrets)
-    limiter.take(partner.id)
+    await limiter.take(partner.id)
 
     repository = InboundRepository(session)
     body_sha256 = hashlib.sha256(body).hexdigest()
@@ -200,9 +200,10 @@ async def read_message(session: AsyncSession, *, partner_id: str, message_id: st
 
 
 async def authenticate_reader(
-    session: AsyncSession, *, partner_id: str, headers: Mapping[str, str], clock: Clock
+    session: AsyncSession, *, partner_id: str, method: str, path: str, headers: Mapping[str, str], clock: Clock
 ) -> Partner:
-    """A read is signed like a message, over an empty body: only the partner reads its own outcomes."""
+    """A read is signed like a message, over its method and path instead of a body: only the partner reads its
+    own outcomes, and a captured signature reads nothing but the message it was made for."""
     partner = await PartnerRepository(session).get(partner_id)
     if partner is None:
         raise NotFound(f"no partner with id {partner_id}", field="partner_id")
@@ -211,5 +212,5 @@ async def authenticate_reader(
     valid_secrets = partner.inbound_secrets(now)
     if not valid_secrets:
         raise signatures.BadSignature("this partner has no inbound secret registered; ask the municipality for one")
-    signatures.verify(signed, "", valid_secrets)
+    signatures.verify(signed, signatures.read_content(method, path), valid_secrets)
     return partner

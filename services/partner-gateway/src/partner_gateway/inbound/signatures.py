@@ -5,6 +5,9 @@ would make the 5-minute rule depend on when a test runs. So the timestamp is che
 and the signature with the library's own HMAC (`Webhook.sign`, which computes `v1,<base64 HMAC-SHA256 of
 "id.timestamp.body">`), compared in constant time against every `v1` signature of the header, for every secret
 that is valid now (the current one and, during a rotation, the previous one).
+
+A read (GET) has no body; what is signed in its place is the request line `"GET /v1/partners/.../messages/..."`
+(`read_content`), so a captured signature of one read cannot read another message or file of the partner.
 """
 
 import base64
@@ -35,6 +38,11 @@ class SignedHeaders:
     webhook_id: str
     timestamp: datetime
     signatures: tuple[bytes, ...]
+
+
+def read_content(method: str, path: str) -> str:
+    """What a read is signed over instead of a body: its method and path (docs/partners.md)."""
+    return f"{method.upper()} {path}"
 
 
 def read_headers(headers: Mapping[str, str], *, now: datetime) -> SignedHeaders:

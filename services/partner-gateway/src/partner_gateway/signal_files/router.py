@@ -87,8 +87,15 @@ async def take_signal_file(
 
 @router.get("/{file_id}", response_model=SignalFileRead, responses={401: SIGNED, 404: {"description": "No such"}})
 async def read_signal_file(partner_id: str, file_id: str, request: Request, session: Session) -> SignalFileRead:
-    """The report of one of the partner's signal files (the request is signed over an empty body)."""
+    """The report of one of the partner's signal files. The request is signed over its method and path
+    (`GET /v1/partners/{partner_id}/signal-files/{file_id}`) in place of a body."""
     signal_file = await service.read_signal_file(
-        session, partner_id=partner_id, file_id=file_id, headers=request.headers, clock=request.app.state.clock
+        session,
+        partner_id=partner_id,
+        file_id=file_id,
+        method=request.method,
+        path=request.url.path,
+        headers=request.headers,
+        clock=request.app.state.clock,
     )
     return SignalFileRead.model_validate(signal_file)

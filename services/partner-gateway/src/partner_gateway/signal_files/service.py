@@ -91,7 +91,7 @@ async def take_signal_file(
     content_sha256 = hashlib.sha256(body).hexdigest()
     if (earlier := await _by_hash(session, partner.id, content_sha256)) is not None:
         return Taken(earlier, replayed=True)
-    limiter.take(partner.id, cost=len(body))
+    await limiter.take(partner.id, cost=len(body))
 
     report: list[dict[str, Any]] = []
     messages: list[dict[str, Any]] = []
@@ -169,10 +169,18 @@ async def _by_hash(session: AsyncSession, partner_id: str, content_sha256: str) 
 
 
 async def read_signal_file(
-    session: AsyncSession, *, partner_id: str, file_id: str, headers: Mapping[str, str], clock: Clock
+    session: AsyncSession,
+    *,
+    partner_id: str,
+    file_id: str,
+    method: str,
+    path: str,
+    headers: Mapping[str, str],
+    clock: Clock,
 ) -> SignalFile:
-    """A partner's own file's report (signed over an empty body); another partner's file is a 404."""
-    await _signed_partner(session, partner_id=partner_id, body=b"", headers=headers, now=clock.now())
+    """A partner's own file's report (signed over its method and path); another partner's file is a 404."""
+    content = signatures.read_content(method, path).encode()
+    await _signed_partner(session, partner_id=partner_id, body=content, headers=headers, now=clock.now())
     signal_file = await session.get(SignalFile, file_id)
     if signal_file is None or signal_file.partner_id != partner_id:
         raise NotFound(f"partner {partner_id} has no signal file {file_id}", field="file_id")
