@@ -6,10 +6,10 @@ from fastapi import APIRouter, Depends, Request, Response, status
 
 from partner_gateway.db import SessionDep as Session
 from partner_gateway.inbound import service
+from partner_gateway.inbound.body import read_limited
 from partner_gateway.inbound.models import InboundStatus
 from partner_gateway.inbound.rate_limit import RateLimiter
 from partner_gateway.inbound.schemas import MessageAccepted, MessageRead
-from partner_gateway.inbound.service import BodyTooLarge
 
 router = APIRouter(prefix="/v1/partners/{partner_id}/messages", tags=["partner messages"])
 
@@ -40,16 +40,7 @@ MESSAGE_BODY = {
 async def limited_body(request: Request) -> bytes:
     """The raw body (the signature covers its exact bytes), refused with 413 beyond the size limit."""
     limit: int = request.app.state.settings.inbound_max_body_bytes
-    too_large = BodyTooLarge(f"the body is larger than {limit} bytes", field="body", max_bytes=limit)
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise too_large
-    return bytes(body)
+    return await read_limited(request, limit=limit, what="body")
 
 
 def limiter(request: Request) -> RateLimiter:

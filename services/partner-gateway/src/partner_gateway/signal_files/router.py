@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from partner_gateway.db import SessionDep as Session
-from partner_gateway.inbound.service import BodyTooLarge
+from partner_gateway.inbound.body import read_limited
 from partner_gateway.signal_files import service
 from partner_gateway.signal_files.parsing import COLUMNS
 from partner_gateway.signal_files.schemas import SignalFileRead
@@ -35,16 +35,7 @@ FILE_BODY = {
 async def limited_file(request: Request) -> bytes:
     """The raw file (the signature covers its exact bytes), refused with 413 beyond the size limit."""
     limit: int = request.app.state.settings.signal_file_max_bytes
-    too_large = BodyTooLarge(f"the file is larger than {limit} bytes", field="body", max_bytes=limit)
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise too_large
-    return bytes(body)
+    return await read_limited(request, limit=limit, what="file")
 
 
 @router.post(
