@@ -418,7 +418,9 @@ async def test_a_partner_opened_family_is_made_whole_and_every_party_sees_exactl
     sms_files = list(outbox.glob("*.sms.txt"))
     assert sms_files or quiet, "SMS to the recorded mobile outside the quiet hours"
     for sms in sms_files:
-        assert sms.read_text().startswith("To: 0031600000019"), "only to the recorded mobile, in the SMS provider's form"
+        assert sms.read_text().startswith("To: 0031600000019"), (
+            "only to the recorded mobile, in the SMS provider's form"
+        )
     letters = {path.name.removesuffix(".pdf"): pdf_text(path) for path in outbox.glob("*.pdf")}
     assert letters, "letters to the household"
     for notification_id, text in letters.items():
