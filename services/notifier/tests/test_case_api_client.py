@@ -313,7 +313,7 @@ async def store_goods(case_api: RunningCaseApi, case_id: str) -> None:
 async def test_a_preview_for_a_case_shows_its_recorded_household_read_with_the_service_token(
     case_api: RunningCaseApi, token_file: Path, database_url: str, sessions: Any, tmp_path: Path
 ) -> None:
-    """GET /v1/templates/{id}/preview?case_id=: the notifier's API reads the household from the real case-api
+    """GET /v1/cases/{case_id}/templates/{id}/preview: the notifier's API reads the household from the real case-api
     with its service token, as a send would (in case-api's processing log), and says it is a preview."""
     case_id, undated = await case_api.open_case(), await case_api.open_case()
     await store_goods(case_api, case_id)
@@ -333,24 +333,21 @@ async def test_a_preview_for_a_case_shows_its_recorded_household_read_with_the_s
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://notifier.test") as notifier:
             response = await notifier.get(
-                "/v1/templates/M7.letter/preview",
-                params={"case_id": case_id, "language": "fy"},
+                f"/v1/cases/{case_id}/templates/M7.letter/preview",
+                params={"language": "fy"},
                 headers=case_api.headers("outreach_worker"),
             )
             m4 = await notifier.get(
-                "/v1/templates/M4.letter/preview",
-                params={"case_id": case_id},
+                f"/v1/cases/{case_id}/templates/M4.letter/preview",
                 headers=case_api.headers("outreach_worker"),
             )
             no_date = await notifier.get(
-                "/v1/templates/M4.letter/preview",
-                params={"case_id": undated},
+                f"/v1/cases/{undated}/templates/M4.letter/preview",
                 headers=case_api.headers("outreach_worker"),
             )
             token_file.unlink()  # the notifier has no service token now: case-api cannot be asked
             unavailable = await notifier.get(
-                "/v1/templates/M1.letter/preview",
-                params={"case_id": case_id},
+                f"/v1/cases/{case_id}/templates/M1.letter/preview",
                 headers=case_api.headers("outreach_worker"),
             )
 
