@@ -1,12 +1,15 @@
-"""A helper process listening on a loopback port (the SMTP sink, the SMS provider stand-in): started, waited for
-until it listens, and stopped by its own pid only."""
+"""Helpers listening on a loopback port: a process (the SMTP sink, the SMS provider stand-in) started, waited for
+until it listens, and stopped by its own pid only; and an HTTP server in a thread of the test's own process (the
+webhook receiver, the fuzzer's signing proxy)."""
 
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
-from typing import IO
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import IO, Self
 
 
 class LoopbackProcess:
@@ -58,3 +61,25 @@ class LoopbackProcess:
             return ""
         self._stderr.seek(0)
         return self._stderr.read().decode(errors="replace")
+
+
+class ThreadedHttpServer:
+    """`handler` served on a free loopback port from a thread, for as long as the `with` block runs."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(10)

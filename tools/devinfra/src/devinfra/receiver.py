@@ -2,7 +2,9 @@
 
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from devinfra.loopback import ThreadedHttpServer
 
 
 @dataclass(frozen=True)
@@ -12,7 +14,7 @@ class Received:
     body: bytes
 
 
-class WebhookReceiver:
+class WebhookReceiver(ThreadedHttpServer):
     """Answers every POST with `status` (200 unless set) and `headers` (e.g. Retry-After) and keeps what it
     received with a 2xx, in order."""
 
@@ -43,18 +45,4 @@ class WebhookReceiver:
             def log_message(self, format: str, *args: object) -> None:
                 return None
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def __enter__(self) -> "WebhookReceiver":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(Handler)

@@ -181,7 +181,8 @@ class Stack:
         path.write_text(token + "\n")
         path.chmod(0o600)
 
-    def start(self) -> None:
+    def start(self, *, workers: bool = True) -> None:
+        """Every service's API and, unless `workers` is False (APIs alone, e.g. to fuzz them), its workers."""
         self.ensure_dev_key()  # before the APIs start, so they find the JWKS at their first request
         self.write_gateway_token()
         self.write_notifier_token()
@@ -193,7 +194,7 @@ class Stack:
                 "--host", "127.0.0.1", "--port", str(self.ports[service]), "--no-access-log",
             ]  # fmt: skip
             self.children.append(Child(f"{service}-api", api, env, self.log_dir / f"{service}-api.log"))
-            for worker in WORKERS[service]:
+            for worker in WORKERS[service] if workers else ():
                 name = f"{service}-{worker}"
                 argv = [sys.executable, "-m", f"{package}.workers.{worker}"]
                 worker_env = {**env, f"{ENV_PREFIX[service]}METRICS_PORT": str(self.metrics_ports.get(name, 0))}
@@ -204,7 +205,8 @@ class Stack:
     def child(self, name: str) -> Child:
         return next(child for child in self.children if child.name == name)
 
-    def wait_ready(self, timeout: float = 60) -> None:
+    def wait_ready(self, timeout: float = 60, *, probe: str = "/health/ready") -> None:
+        """Until every API answers 200 on `probe` (`/health/live` for APIs without a broker)."""
         deadline = time.monotonic() + timeout
         pending = set(SERVICES)
         while pending and time.monotonic() < deadline:
@@ -213,7 +215,7 @@ class Stack:
                     raise RuntimeError(f"{child.name} exited early:\n{child.log_tail()}")
             for service in list(pending):
                 try:
-                    if httpx.get(self.url(service) + "/health/ready", timeout=5).status_code == 200:
+                    if httpx.get(self.url(service) + probe, timeout=5).status_code == 200:
                         pending.discard(service)
                 except httpx.HTTPError:
                     pass
