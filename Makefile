@@ -7,21 +7,23 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 VALIDATOR := schemas/asyncapi/validate
+API_LINT := tools/api-lint
 PYTEST_ARGS ?=
 
-.PHONY: help install run run-check token test lint format typecheck unit migration lock kafka-fetch postgres-install clean docs
+.PHONY: help install run run-check token test lint api-lint format typecheck unit migration lock kafka-fetch postgres-install clean docs
 
 help: ## List every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(STAMP): requirements/lock.txt schemas/pyproject.toml libs/service-kit/pyproject.toml services/*/pyproject.toml tools/devinfra/pyproject.toml tools/ops/pyproject.toml $(VALIDATOR)/package-lock.json
+$(STAMP): requirements/lock.txt schemas/pyproject.toml libs/service-kit/pyproject.toml services/*/pyproject.toml tools/devinfra/pyproject.toml tools/ops/pyproject.toml $(VALIDATOR)/package-lock.json $(API_LINT)/package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==0.13.9"
 	cd requirements && ../$(BIN)/uv pip sync --quiet --python ../$(BIN)/python lock.txt
 	npm ci --silent --no-audit --no-fund --prefix $(VALIDATOR)
+	npm ci --silent --no-audit --no-fund --prefix $(API_LINT)
 	touch $(STAMP)
 
-install: $(STAMP) ## Install everything into .venv (Python packages from the URL-free lock, the AsyncAPI validator)
+install: $(STAMP) ## Install everything into .venv (Python packages from the URL-free lock, the AsyncAPI validator, Spectral)
 
 kafka-fetch: install ## Fetch the Kafka broker's jars from Maven Central into the machine's cache (once)
 	$(BIN)/python -m devinfra.kafka fetch
@@ -38,6 +40,9 @@ run-check: install kafka-fetch ## Start everything as `make run` does, wait unti
 lint: install ## ruff lint and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+api-lint: install ## Lint the three OpenAPI documents with the NL API Design Rules ruleset (Spectral; 0 errors)
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_api_design_rules.py -k official_ruleset
 
 format: install ## ruff fix and format
 	$(BIN)/ruff check --fix .
@@ -66,7 +71,7 @@ lock: ## Re-pin every dependency into requirements/lock.txt (no download address
 	cd requirements && ../$(BIN)/uv pip compile workspace.in -o lock.txt --python-version 3.11 --no-header --annotation-style line
 
 clean: ## Remove the virtual environment and local state (.local: broker data, SQLite files, outbox)
-	rm -rf $(VENV) .local $(VALIDATOR)/node_modules
+	rm -rf $(VENV) .local $(VALIDATOR)/node_modules $(API_LINT)/node_modules
 
 KUSTOMIZE_VERSION := v5.8.2
 KUSTOMIZE := .local/bin/kustomize

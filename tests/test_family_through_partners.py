@@ -333,7 +333,7 @@ async def test_a_partner_opened_family_is_made_whole_and_every_party_sees_exactl
         post("/child-assessments", {
             "children_situation": "Two young children; the eldest goes to primary school.", "children_heard": True,
             "how_heard": "Talked with the eldest at home with the parent present.",
-            "sleeping_place_after_date": "Temporary housing if the eviction goes ahead.", "completed": True,
+            "sleeping_place_after_eviction": "Temporary housing if the eviction goes ahead.", "completed": True,
         })  # fmt: skip
         assessments = {t["purpose"]: t["status"] for t in tasks() if t["kind"] == "child_rights_assessment"}
         assert assessments[f"child_rights_assessment:{later.isoformat()}"] == "completed", assessments

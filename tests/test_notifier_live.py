@@ -181,7 +181,7 @@ async def test_m1_reaches_a_frisian_household_by_email_sms_and_letter_read_from_
     contact = wait_for(attempts, what="three contact attempts on the case's timeline")
     assert sorted(e["data"]["channel"] for e in contact) == ["email", "letter", "sms"]
     assert {e["data"]["reached"] for e in contact} == {False}
-    log = httpx.get(f"{stack.url('case-api')}/v1/processing-log", params={"case_id": case_id}, headers=admin).json()
+    log = httpx.get(f"{stack.url('case-api')}/v1/processing-log", params={"caseId": case_id}, headers=admin).json()
     reads = [e for e in log["items"] if e.get("activity") == "informing-the-household"]
     assert reads, "every read of the household by the notifier is in the processing log"
     assert {e.get("actor") for e in reads} == {"notifier"}

@@ -689,13 +689,15 @@ async def test_the_openapi_document_declares_the_bearer_scheme(
     app_of: Callable[..., FastAPI], client_of: ClientOf
 ) -> None:
     async with client_of(app_of()) as client:
-        document = (await client.get("/openapi.json")).json()
+        document = (await client.get("/v1/openapi.json")).json()
 
     scheme = document["components"]["securitySchemes"]["bearer"]
     assert (scheme["type"], scheme["scheme"], scheme["bearerFormat"]) == ("http", "bearer", "JWT")
-    assert document["paths"]["/v1/me"]["get"]["security"] == [{"bearer": []}]
-    assert document["paths"]["/v1/escalations"]["get"]["security"] == [{"bearer": []}]
-    assert "security" not in document["paths"]["/health/live"]["get"]
+    assert document["servers"] == [{"url": "/v1", "description": "This API, version 1"}]
+    assert document["paths"]["/me"]["get"]["security"] == [{"bearer": []}]
+    assert document["paths"]["/escalations"]["get"]["security"] == [{"bearer": []}]
+    assert "401" in document["paths"]["/me"]["get"]["responses"]
+    assert "/health/live" not in document["paths"]  # the platform's probe, not an operation of the API
 
 
 async def test_a_development_app_starts_without_a_jwks_and_answers_401(

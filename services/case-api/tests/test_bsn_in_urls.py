@@ -1,5 +1,5 @@
 """URLs never carry a BSN, and logs never hold query values (issue 11, R15): a BSN-shaped query value is refused
-with 422 problem details naming the parameter (service_kit.query), and the access log writes a request's path
+with 400 problem details naming the parameter (service_kit.query), and the access log writes a request's path
 without its query (service_kit.logs)."""
 
 import json
@@ -35,7 +35,7 @@ async def test_a_bsn_shaped_query_value_is_refused_naming_the_parameter(
 ) -> None:
     async with case_api_client() as client:
         answer = await client.get(f"/v1/cases?{query}")
-    assert answer.status_code == 422, answer.text
+    assert answer.status_code == 400, answer.text
     assert answer.headers["content-type"] == "application/problem+json"
     assert answer.json()["field"] == parameter
     assert "111" not in answer.json()["detail"]
@@ -74,11 +74,11 @@ def test_the_access_log_writes_no_query_value(tmp_path: Path, sqlite_url: str) -
         finally:
             api.terminate()
             api.wait(10)
-    assert (refused.status_code, unauthenticated.status_code) == (422, 401)
+    assert (refused.status_code, unauthenticated.status_code) == (400, 401)
     text = log_path.read_text()
     access = [entry["message"] for entry in map(json.loads, text.splitlines()) if entry["logger"] == "uvicorn.access"]
     assert [line.split(" - ", 1)[1] for line in access if "/v1/cases" in line] == [
-        '"GET /v1/cases?… HTTP/1.1" 422',
+        '"GET /v1/cases?… HTTP/1.1" 400',
         '"GET /v1/cases?… HTTP/1.1" 401',
     ], text
     assert BSN not in text

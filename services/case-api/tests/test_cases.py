@@ -296,14 +296,14 @@ async def test_opening_a_case_needs_a_token_of_the_case_s_team_and_stores_nothin
 
 
 @pytest.mark.parametrize("team", ["Team Noord", "", "team_noord", "x" * 41])
-async def test_a_bad_team_answers_422_naming_team_and_stores_nothing(
+async def test_a_bad_team_answers_400_naming_team_and_stores_nothing(
     team: str, case_api_client: Client, sessions: Sessions
 ) -> None:
     before = await counts(sessions)
     async with case_api_client() as client:
         response = await client.post("/v1/cases", json=new_case(team))
 
-    body = assert_problem(response, 422)
+    body = assert_problem(response, 400)
     assert [error["field"] for error in body["errors"]] == ["team"]
     assert str(body["detail"]).startswith("team: ")
     assert await counts(sessions) == before
@@ -322,7 +322,7 @@ async def test_a_bad_team_answers_422_naming_team_and_stores_nothing(
         (lambda body: body.update(signal=made_up_signal(arrears_amount="-1")), "signal.arrears_amount"),
     ],
 )
-async def test_a_bad_household_or_signal_answers_422_naming_the_field_and_stores_nothing(
+async def test_a_bad_household_or_signal_answers_400_naming_the_field_and_stores_nothing(
     change: Callable[[dict[str, Any]], object], field: str, case_api_client: Client, sessions: Sessions
 ) -> None:
     body: dict[str, Any] = new_case()
@@ -331,7 +331,7 @@ async def test_a_bad_household_or_signal_answers_422_naming_the_field_and_stores
     async with case_api_client() as client:
         response = await client.post("/v1/cases", json=body)
 
-    problem = assert_problem(response, 422)
+    problem = assert_problem(response, 400)
     assert [error["field"] for error in problem["errors"]] == [field]
     assert await counts(sessions) == before
 
@@ -345,7 +345,7 @@ async def test_a_bad_household_or_signal_answers_422_naming_the_field_and_stores
         (lambda body: body["household"].update(bsn="111222334"), "household.bsn"),  # fails the eleven-test
     ],
 )
-async def test_an_unknown_or_invalid_field_answers_422_naming_it_without_echoing_its_value(
+async def test_an_unknown_or_invalid_field_answers_400_naming_it_without_echoing_its_value(
     change: Callable[[dict[str, Any]], object], field: str, case_api_client: Client
 ) -> None:
     body: dict[str, Any] = new_case()
@@ -353,17 +353,17 @@ async def test_an_unknown_or_invalid_field_answers_422_naming_it_without_echoing
     async with case_api_client() as client:
         response = await client.post("/v1/cases", json=body)
 
-    problem = assert_problem(response, 422)
+    problem = assert_problem(response, 400)
     assert [error["field"] for error in problem["errors"]] == [field]
     assert FICTITIOUS_BSN not in response.text
     assert "111222334" not in response.text
 
 
-async def test_a_malformed_traceparent_answers_422_naming_the_header(case_api_client: Client) -> None:
+async def test_a_malformed_traceparent_answers_400_naming_the_header(case_api_client: Client) -> None:
     async with case_api_client() as client:
         response = await client.post("/v1/cases", json=new_case(), headers={"traceparent": "not-a-trace"})
 
-    body = assert_problem(response, 422)
+    body = assert_problem(response, 400)
     assert [error["field"] for error in body["errors"]] == ["traceparent"]
 
 

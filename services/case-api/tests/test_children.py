@@ -30,7 +30,7 @@ ASSESSMENT = {
     "children_situation": "two children, 6 and 10, at the primary school nearby",
     "children_heard": True,
     "how_heard": "a talk at home with the school social worker present",
-    "sleeping_place_after_date": "with their grandparents in Sneek",
+    "sleeping_place_after_eviction": "with their grandparents in Sneek",
     "completed": True,
 }
 
@@ -101,13 +101,13 @@ async def test_r10_an_assessment_says_how_the_children_were_heard_and_when_compl
         assert no_how.status_code == 422
         assert no_how.json()["field"] == "how_heard"
         no_place = await client.post(
-            f"/v1/cases/{family}/child-assessments", json={**ASSESSMENT, "sleeping_place_after_date": " "}
+            f"/v1/cases/{family}/child-assessments", json={**ASSESSMENT, "sleeping_place_after_eviction": " "}
         )
         assert no_place.status_code == 422
-        assert no_place.json()["field"] == "sleeping_place_after_date"
+        assert no_place.json()["field"] == "sleeping_place_after_eviction"
         partial = await client.post(
             f"/v1/cases/{family}/child-assessments",
-            json={**ASSESSMENT, "children_heard": False, "sleeping_place_after_date": None, "completed": False},
+            json={**ASSESSMENT, "children_heard": False, "sleeping_place_after_eviction": None, "completed": False},
         )
         assert partial.status_code == 201, partial.text
 

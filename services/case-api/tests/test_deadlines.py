@@ -347,7 +347,7 @@ async def test_r10_a_recorded_assessment_completes_the_task_and_no_postponement_
                 case_id=case_id,
                 children_situation="made up",
                 children_heard=True,
-                sleeping_place_after_date="made up",
+                sleeping_place_after_eviction="made up",
                 completed=True,
                 recorded_by="caseworker-1",
                 recorded_at=clock.now(),
@@ -469,7 +469,7 @@ async def test_r10_recording_the_assessment_completes_its_task_at_once(
                 "children_situation": "made up",
                 "children_heard": True,
                 "how_heard": "made up",
-                "sleeping_place_after_date": "made up",
+                "sleeping_place_after_eviction": "made up",
                 "completed": True,
             },
         )

@@ -95,7 +95,7 @@ async def test_a_refused_write_does_not_store_an_answer_so_its_key_can_be_used_a
 async def test_an_idempotency_key_longer_than_200_characters_is_refused(case_api_client: Client) -> None:
     async with case_api_client() as client:
         response = await client.post("/v1/signals", json=signal_body("8934 AA"), headers={"Idempotency-Key": "k" * 201})
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "Idempotency-Key"
 
 

@@ -65,8 +65,8 @@ async def test_cases_are_filtered_by_stage_minors_and_priority(case_api_client: 
         await client.post(f"/v1/cases/{adults}/contact-attempts", json={"channel": "phone", "reached": True})
         assert await ids(client, stage="outreach") == [adults]
         assert sorted(await ids(client, stage=["outreach", "signalled"])) == sorted([family, adults])
-        assert await ids(client, has_minors=True) == [family]
-        assert await ids(client, has_minors=False) == [adults]
+        assert await ids(client, hasMinors=True) == [family]
+        assert await ids(client, hasMinors=False) == [adults]
         assert await ids(client, priority="highest") == [family]
 
 
@@ -79,12 +79,13 @@ async def test_cases_are_filtered_by_eviction_date_range(case_api_client: Client
         async with sessions() as session, session.begin():
             await session.execute(update(Case).where(Case.id == early_id).values(eviction_date=date(2026, 4, 1)))
             await session.execute(update(Case).where(Case.id == late_id).values(eviction_date=date(2026, 6, 1)))
-        assert await ids(client, eviction_date_from="2026-03-15", eviction_date_to="2026-04-30") == [early_id]
-        assert await ids(client, eviction_date_from="2026-05-01") == [late_id]
-        assert sorted(await ids(client, eviction_date_to="2026-12-31")) == sorted([early_id, late_id])
-        backwards = {"eviction_date_from": "2026-05-01", "eviction_date_to": "2026-04-01"}
+        assert await ids(client, evictionDateFrom="2026-03-15", evictionDateTo="2026-04-30") == [early_id]
+        assert await ids(client, evictionDateFrom="2026-05-01") == [late_id]
+        assert sorted(await ids(client, evictionDateTo="2026-12-31")) == sorted([early_id, late_id])
+        backwards = {"evictionDateFrom": "2026-05-01", "evictionDateTo": "2026-04-01"}
         refused = await client.get("/v1/cases", params=backwards)
-    assert refused.status_code == 422
+    assert refused.status_code == 400
+    assert refused.json()["field"] == "evictionDateFrom"
 
 
 async def test_overdue_tasks_are_open_tasks_due_before_today_in_amsterdam(
@@ -113,10 +114,10 @@ async def test_overdue_tasks_are_open_tasks_due_before_today_in_amsterdam(
                         created_at=T0,
                     )
                 )
-        assert await ids(client, overdue_tasks=True) == [overdue_id]
-        assert overdue_id not in await ids(client, overdue_tasks=False)
+        assert await ids(client, overdueTasks=True) == [overdue_id]
+        assert overdue_id not in await ids(client, overdueTasks=False)
         clock.set(T0.replace(hour=23, minute=30))  # 00:30 on 3 March in Amsterdam: today's task is overdue now
-        assert sorted(await ids(client, overdue_tasks=True)) == sorted([overdue_id, today_id])
+        assert sorted(await ids(client, overdueTasks=True)) == sorted([overdue_id, today_id])
 
 
 async def test_cursor_pagination_is_stable_and_complete(case_api_client: Client, clock: FixedClock) -> None:
@@ -126,7 +127,7 @@ async def test_cursor_pagination_is_stable_and_complete(case_api_client: Client,
         for minutes in range(5):
             clock.set(T0 + timedelta(minutes=minutes))
             opened.append(await open_case(client, team))
-        first = (await client.get("/v1/cases", params={"limit": 2, "include_total": True})).json()
+        first = (await client.get("/v1/cases", params={"limit": 2, "includeTotal": True})).json()
         second = (await client.get("/v1/cases", params={"limit": 2, "cursor": first["next_cursor"]})).json()
         third = (await client.get("/v1/cases", params={"limit": 2, "cursor": second["next_cursor"]})).json()
         bad = await client.get("/v1/cases", params={"cursor": "not-a-cursor"})
@@ -135,6 +136,6 @@ async def test_cursor_pagination_is_stable_and_complete(case_api_client: Client,
     assert [case["id"] for page in pages for case in page["items"]] == list(reversed(opened))  # newest first
     assert first["total"] == 5
     assert third["next_cursor"] is None
-    assert bad.status_code == 422
+    assert bad.status_code == 400
     assert bad.json()["field"] == "cursor"
-    assert too_many.status_code == 422
+    assert too_many.status_code == 400

@@ -185,13 +185,13 @@ async def test_due_is_the_next_working_day_after_weekends_and_holidays(
     ],
     ids=["letter", "rule-kind", "uuid", "M10", "lowercase", "empty-reason", "long-reason", "null-reason", "extra"],
 )
-async def test_a_bad_body_is_422_naming_the_field(
+async def test_a_bad_body_is_400_naming_the_field(
     case_api_client: Client, notifier: httpx.AsyncClient, sessions: Sessions, change: dict[str, object], field: str
 ) -> None:
     async with case_api_client() as caseworker:
         case_id = await open_case(caseworker)
     response = await notifier.post(f"/v1/cases/{case_id}/tasks", json=task_request(**change))
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
     assert [error["field"] for error in response.json()["errors"]] == [field]
     assert response.json()["detail"].startswith(f"{field}: ")
@@ -204,7 +204,7 @@ async def test_a_missing_field_is_named(case_api_client: Client, notifier: httpx
     body = task_request()
     del body["notification_id"]
     response = await notifier.post(f"/v1/cases/{case_id}/tasks", json=body)
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert response.json()["errors"] == [{"field": "notification_id", "message": "Field required", "type": "missing"}]
 
 

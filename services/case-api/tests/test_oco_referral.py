@@ -1,5 +1,5 @@
 """R9, R17: the partner gateway reads a referral to MEE Noord from case-api when it sends it
-(GET /v1/cases/{id}/oco-referral?consent_id=...), only on a recorded consent that is not withdrawn, only what
+(GET /v1/cases/{id}/oco-referral?consentId=...), only on a recorded consent that is not withdrawn, only what
 the contract lists (name, contact details, language, household composition, eviction date), and every read is
 in the processing log. Names, addresses and BSNs here are made up."""
 
@@ -90,7 +90,7 @@ async def test_r9_the_gateway_reads_exactly_the_referral_on_a_valid_consent_and_
     async with case_api_client() as client:
         case_id, consent_id = await accepted_case(client, sessions, bsn=bsn)
     async with gateway(case_api_client) as client:
-        answer = await client.get(f"/v1/cases/{case_id}/oco-referral", params={"consent_id": consent_id})
+        answer = await client.get(f"/v1/cases/{case_id}/oco-referral", params={"consentId": consent_id})
 
     assert answer.status_code == 200, answer.text
     referral = answer.json()
@@ -138,7 +138,7 @@ async def test_r9_only_the_partner_gateway_reads_a_referral(
         case_id, consent_id = await accepted_case(client, sessions)
     team = None if roles == ("admin",) else TEAM
     async with case_api_client(roles=roles, team=team) as client:
-        answer = await client.get(f"/v1/cases/{case_id}/oco-referral", params={"consent_id": consent_id})
+        answer = await client.get(f"/v1/cases/{case_id}/oco-referral", params={"consentId": consent_id})
     assert answer.status_code == 403, answer.text
     assert await referral_reads(sessions, case_id) == []
 
@@ -149,9 +149,9 @@ async def test_r9_a_withdrawn_consent_gives_no_referral(case_api_client: Client,
         withdrawn = await client.post(f"/v1/cases/{case_id}/oco-consents/{consent_id}/withdraw")
         assert withdrawn.status_code == 200, withdrawn.text
     async with gateway(case_api_client) as client:
-        answer = await client.get(f"/v1/cases/{case_id}/oco-referral", params={"consent_id": consent_id})
+        answer = await client.get(f"/v1/cases/{case_id}/oco-referral", params={"consentId": consent_id})
     assert answer.status_code == 409, answer.text
-    assert answer.json()["field"] == "consent_id"
+    assert answer.json()["field"] == "consentId"
     assert "Testhuis" not in answer.text
     assert await referral_reads(sessions, case_id) == []
 
@@ -161,11 +161,11 @@ async def test_r9_a_declined_offer_has_no_consent_to_refer_on(case_api_client: C
         case_id, consent_id = await accepted_case(client, sessions, answer="declined")
         assert consent_id == ""
     async with gateway(case_api_client) as client:
-        unknown = await client.get(f"/v1/cases/{case_id}/oco-referral", params={"consent_id": str(uuid.uuid4())})
+        unknown = await client.get(f"/v1/cases/{case_id}/oco-referral", params={"consentId": str(uuid.uuid4())})
         missing = await client.get(f"/v1/cases/{case_id}/oco-referral")
     assert unknown.status_code == 404, unknown.text
-    assert unknown.json()["field"] == "consent_id"
-    assert missing.status_code == 422, missing.text
+    assert unknown.json()["field"] == "consentId"
+    assert missing.status_code == 400, missing.text
     assert await referral_reads(sessions, case_id) == []
 
 
@@ -174,7 +174,7 @@ async def test_r9_another_case_s_consent_does_not_open_this_case(case_api_client
         case_id, _ = await accepted_case(client, sessions)
         _, other_consent_id = await accepted_case(client, sessions)
     async with gateway(case_api_client) as client:
-        answer = await client.get(f"/v1/cases/{case_id}/oco-referral", params={"consent_id": other_consent_id})
+        answer = await client.get(f"/v1/cases/{case_id}/oco-referral", params={"consentId": other_consent_id})
     assert answer.status_code == 404, answer.text
 
 
@@ -188,7 +188,7 @@ async def test_after_an_executed_eviction_the_referral_has_no_home_address(
         assert case is not None
         case.stage = Stage.evicted
     async with gateway(case_api_client) as client:
-        answer = await client.get(f"/v1/cases/{case_id}/oco-referral", params={"consent_id": consent_id})
+        answer = await client.get(f"/v1/cases/{case_id}/oco-referral", params={"consentId": consent_id})
     assert answer.status_code == 200, answer.text
     assert answer.json()["contact"]["address"] is None
     assert "Proefstraat" not in answer.text

@@ -34,7 +34,7 @@ async def test_r3_the_partner_sees_whether_its_signal_was_picked_up_but_never_wh
         picked = receipts[1]
         await client.post(f"/v1/cases/{picked['case_id']}/contact-attempts", json={"channel": "phone", "reached": True})
     async with case_api_client(roles=("partner_gateway",), team=None) as gateway:
-        feedback = await gateway.get("/v1/partner-feedback/signals", params={"partner_id": partner})
+        feedback = await gateway.get("/v1/partner-feedback/signals", params={"partnerId": partner})
     assert feedback.status_code == 200, feedback.text
     by_reference = {item["reference"]: item["picked_up"] for item in feedback.json()["items"]}
     assert by_reference == {"tenancy-a": False, "tenancy-b": True, "tenancy-c": None}
@@ -47,7 +47,7 @@ async def test_r3_the_partner_sees_whether_its_signal_was_picked_up_but_never_wh
 
 async def test_r3_only_the_partner_gateway_reads_partner_feedback(case_api_client: Client) -> None:
     async with case_api_client() as team_lead:
-        response = await team_lead.get("/v1/partner-feedback/signals", params={"partner_id": "corporation-test"})
+        response = await team_lead.get("/v1/partner-feedback/signals", params={"partnerId": "corporation-test"})
     assert response.status_code == 403
 
 
@@ -59,7 +59,7 @@ async def test_r3_a_reason_is_refused_for_a_signal_that_was_picked_up(case_api_c
             f"/v1/cases/{receipt['case_id']}/signals/{receipt['signal_id']}/pickup",
             json={"picked_up": True, "reason": REASON},
         )
-    assert response.status_code == 422
+    assert response.status_code == 400
 
 
 async def test_r3_the_partner_gateway_cannot_record_a_pickup_decision(case_api_client: Client) -> None:

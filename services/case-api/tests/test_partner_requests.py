@@ -176,10 +176,10 @@ async def test_a_request_to_postpone_needs_a_scheduled_eviction_and_names_the_fi
         assert_problem(await client.post(f"/v1/cases/{case_id}/postponement-requests", json=twice), 422, "recipients")
         unknown = {**body, "grounds_category": "illness"}
         assert_problem(
-            await client.post(f"/v1/cases/{case_id}/postponement-requests", json=unknown), 422, "grounds_category"
+            await client.post(f"/v1/cases/{case_id}/postponement-requests", json=unknown), 400, "grounds_category"
         )
         none = {**body, "recipients": []}
-        assert_problem(await client.post(f"/v1/cases/{case_id}/postponement-requests", json=none), 422, "recipients")
+        assert_problem(await client.post(f"/v1/cases/{case_id}/postponement-requests", json=none), 400, "recipients")
     assert await events_of(sessions, case_id, "postponement.requested") == []
 
 

@@ -70,11 +70,11 @@ async def test_r17_admins_read_the_processing_log_of_a_case_a_page_at_a_time(cas
         case_id = (await client.post("/v1/signals", json=body)).json()["case_id"]
         await client.get(f"/v1/cases/{case_id}")
         await client.get(f"/v1/cases/{case_id}/timeline")
-        refused = await client.get("/v1/processing-log", params={"case_id": case_id})
+        refused = await client.get("/v1/processing-log", params={"caseId": case_id})
     assert refused.status_code == 403
     async with case_api_client(roles=("admin",), team=None) as admin:
-        first = (await admin.get("/v1/processing-log", params={"case_id": case_id, "limit": 2})).json()
-        rest = (await admin.get("/v1/processing-log", params={"case_id": case_id, "after": first["next_after"]})).json()
+        first = (await admin.get("/v1/processing-log", params={"caseId": case_id, "limit": 2})).json()
+        rest = (await admin.get("/v1/processing-log", params={"caseId": case_id, "after": first["next_after"]})).json()
     assert [item["operation"] for item in first["items"]] == ["write", "read"]
     assert [item["activity"] for item in rest["items"]] == ["case-timeline"]
     assert rest["next_after"] is None

@@ -114,7 +114,7 @@ async def test_a_family_with_two_children_from_signal_to_closure(
         await post(f"{case}/child-assessments", {
             "children_situation": "Two children at primary school.", "children_heard": True,
             "how_heard": "Talked with both at school with their teacher present.",
-            "sleeping_place_after_date": "Not yet known.", "completed": True,
+            "sleeping_place_after_eviction": "Not yet known.", "completed": True,
         })  # fmt: skip
         await post(f"{case}/oco-offers", {"moment": "week_before", "channels": ["sms", "email"]})
 

@@ -261,17 +261,17 @@ async def test_a_resend_of_an_unknown_notification_is_404(
 
 
 @pytest.mark.parametrize("body", [{"reason": ""}, {"reason": "  "}, {}])
-async def test_a_resend_without_a_reason_is_422_naming_the_reason(
+async def test_a_resend_without_a_reason_is_400_naming_the_reason(
     client: httpx.AsyncClient, bearer: Any, informed_case: str, ledger: Any, body: dict[str, str]
 ) -> None:
     [original, *_] = await ledger.notifications(informed_case)
     response = await client.post(
         f"/v1/notifications/{original.id}/resend", json=body, headers=bearer("team_lead", team=TEAM)
     )
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     problem = response.json()
-    assert problem["status"] == 422
+    assert problem["status"] == 400
     assert [error["field"] for error in problem["errors"]] == ["reason"]
     assert problem["detail"].startswith("reason: ")
     assert len(await ledger.notifications(informed_case)) == 3
@@ -309,7 +309,7 @@ async def test_a_template_previews_with_marked_placeholders_not_an_invented_pers
     assert "Jelle" not in preview["body"]
     assert "Testhuis" not in preview["body"]
 
-    dutch = (await client.get("/v1/templates/M8.email/preview", params={"belongings_message": "stored"})).json()
+    dutch = (await client.get("/v1/templates/M8.email/preview", params={"belongingsMessage": "stored"})).json()
     assert dutch["subject"] == "Uw spullen zijn opgeslagen: haal ze op vóór «einde bewaartijd»"
     for placeholder in ("«naam»", "«opslagplaats»", "«kenmerk opgeslagen spullen»"):
         assert placeholder in dutch["body"], placeholder

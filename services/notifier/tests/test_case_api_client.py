@@ -231,7 +231,7 @@ async def test_a_task_case_api_refuses_for_good_is_refused_not_retried(
 
     assert (closed.value.status_code, closed.value.problem["field"]) == (409, "case_id")
     assert unknown.value.status_code == 404
-    assert (invalid.value.status_code, invalid.value.problem["errors"][0]["field"]) == (422, "kind")
+    assert (invalid.value.status_code, invalid.value.problem["errors"][0]["field"]) == (400, "kind")
 
 
 async def test_a_token_without_the_notifier_role_or_no_token_waits(

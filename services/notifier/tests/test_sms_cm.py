@@ -438,11 +438,11 @@ async def test_a_bearer_token_is_not_a_report_credential(client: httpx.AsyncClie
          "messages.msg.status.code"),
     ],
 )  # fmt: skip
-async def test_a_malformed_report_is_422_naming_the_field(
+async def test_a_malformed_report_is_400_naming_the_field(
     client: httpx.AsyncClient, content: bytes, field: str
 ) -> None:
     response = await client.post(REPORTS_PATH, content=content, auth=AUTH, headers={"content-type": "application/json"})
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["field"] == field
 

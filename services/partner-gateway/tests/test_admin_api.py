@@ -101,10 +101,10 @@ async def test_registrations_of_one_id_at_once_give_one_201_and_409s(app: FastAP
     assert [p.name for p in await stored(app, Partner)] == [winner.json()["name"]]
 
 
-async def test_a_secret_not_in_standard_webhooks_format_is_a_422_naming_the_field(
+async def test_a_secret_not_in_standard_webhooks_format_is_a_400_naming_the_field(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
-    body = assert_problem(await client.post("/v1/partners", json=corporation(outbound_secret="hunter2")), 422)
+    body = assert_problem(await client.post("/v1/partners", json=corporation(outbound_secret="hunter2")), 400)
     assert [error["field"] for error in body["errors"]] == ["outbound_secret"]
     assert "hunter2" not in str(body.get("detail")), "a refused secret is not repeated in the answer"
     assert await stored(app, Partner) == []
@@ -122,14 +122,14 @@ UNUSABLE_SECRETS = {
 async def test_a_secret_that_cannot_sign_is_refused_at_registration_and_rotation(
     app: FastAPI, client: httpx.AsyncClient, secret: str
 ) -> None:
-    body = assert_problem(await client.post("/v1/partners", json=corporation(inbound_secret=secret)), 422)
+    body = assert_problem(await client.post("/v1/partners", json=corporation(inbound_secret=secret)), 400)
     assert [error["field"] for error in body["errors"]] == ["inbound_secret"]
     assert secret not in str(body), "a refused secret is not repeated in the answer"
     assert await stored(app, Partner) == []
 
     assert (await client.post("/v1/partners", json=corporation(inbound_secret=SECRET))).status_code == 201
     rotation = await client.post("/v1/partners/woonfriesland/secrets/rotate", json={"outbound_secret": secret})
-    assert [error["field"] for error in assert_problem(rotation, 422)["errors"]] == ["outbound_secret"]
+    assert [error["field"] for error in assert_problem(rotation, 400)["errors"]] == ["outbound_secret"]
     [partner] = await stored(app, Partner)
     assert (partner.inbound_secret, partner.outbound_secret) == (SECRET, SECRET), "nothing already accepted is lost"
 

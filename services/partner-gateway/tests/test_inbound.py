@@ -220,7 +220,7 @@ async def test_a_type_of_another_partner_kind_is_a_403_naming_the_type(
     ],
     ids=["missing", "pattern", "date", "unexpected", "type", "envelope", "date-time", "unknown-type"],
 )
-async def test_content_that_breaks_the_schema_is_a_422_naming_the_field(
+async def test_content_that_breaks_the_schema_is_a_400_naming_the_field(
     app: FastAPI,
     client: httpx.AsyncClient,
     clock: FixedClock,
@@ -232,7 +232,7 @@ async def test_content_that_breaks_the_schema_is_a_422_naming_the_field(
     partner_id, secret = corporation
     message = partner_messages.arrears_reported(today=clock.now().date())
     change(message)
-    body = assert_problem(await partner_messages.send(client, partner_id, secret, message, at=clock.now()), 422)
+    body = assert_problem(await partner_messages.send(client, partner_id, secret, message, at=clock.now()), 400)
     assert body["field"] == field
     assert body["detail"].startswith(field)
     assert "111222333" not in str(body), "a refused value is not repeated"
@@ -381,7 +381,7 @@ async def test_a_partner_without_an_inbound_secret_cannot_send(
         "9999-12-31T23:59:59-23:59",  # after year 9999 in UTC
     ],
 )
-async def test_an_occurred_at_that_is_not_a_real_instant_is_a_422_naming_it(
+async def test_an_occurred_at_that_is_not_a_real_instant_is_a_400_naming_it(
     app: FastAPI,
     client: httpx.AsyncClient,
     clock: FixedClock,
@@ -392,12 +392,12 @@ async def test_an_occurred_at_that_is_not_a_real_instant_is_a_422_naming_it(
     partner_id, secret = corporation
     message = partner_messages.arrears_reported(today=clock.now().date())
     message["occurred_at"] = occurred_at
-    body = assert_problem(await partner_messages.send(client, partner_id, secret, message, at=clock.now()), 422)
+    body = assert_problem(await partner_messages.send(client, partner_id, secret, message, at=clock.now()), 400)
     assert body["field"] == "occurred_at"
     assert await stored(app) == []
 
 
-async def test_a_date_in_data_that_is_not_a_real_day_is_a_422_naming_it(
+async def test_a_date_in_data_that_is_not_a_real_day_is_a_400_naming_it(
     app: FastAPI, client: httpx.AsyncClient, clock: FixedClock, corporation: tuple[str, str], partner_messages: Any
 ) -> None:
     partner_id, secret = corporation
@@ -408,7 +408,7 @@ async def test_a_date_in_data_that_is_not_a_real_day_is_a_422_naming_it(
         if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-"
     ][:1]
     message["data"][name] = "2026-02-30"
-    body = assert_problem(await partner_messages.send(client, partner_id, secret, message, at=clock.now()), 422)
+    body = assert_problem(await partner_messages.send(client, partner_id, secret, message, at=clock.now()), 400)
     assert body["field"] == f"data.{name}"
     assert await stored(app) == []
 
@@ -464,16 +464,16 @@ async def test_an_unknown_http_method_is_a_405(
 
 
 @pytest.mark.parametrize(
-    ("facts", "field"),
-    [
-        ({"minors_count": -1}, "data.minors_count"),
-        ({"minors_count": 21}, "data.minors_count"),
-        ({"minors_count": "2"}, "data.minors_count"),
-        ({"birth_years": []}, "data.birth_years"),
-        ({"birth_years": [1988, "2016"]}, "data.birth_years[1]"),
-        ({"birth_years": [1850]}, "data.birth_years[0]"),
-        ({"birth_years": [1988, 2099]}, "data.birth_years[1]"),  # after the year of signal_date
-        ({"minors_count": 1, "birth_years": [1988, 2016]}, "data.birth_years"),  # one or the other
+    ("facts", "field", "status"),
+    [  # 400: the schema; 422: a rule of the contract that the schema cannot say
+        ({"minors_count": -1}, "data.minors_count", 400),
+        ({"minors_count": 21}, "data.minors_count", 400),
+        ({"minors_count": "2"}, "data.minors_count", 400),
+        ({"birth_years": []}, "data.birth_years", 400),
+        ({"birth_years": [1988, "2016"]}, "data.birth_years[1]", 400),
+        ({"birth_years": [1850]}, "data.birth_years[0]", 400),
+        ({"birth_years": [1988, 2099]}, "data.birth_years[1]", 422),  # after the year of signal_date
+        ({"minors_count": 1, "birth_years": [1988, 2016]}, "data.birth_years", 422),  # one or the other
     ],
 )
 async def test_a_corporations_household_composition_is_checked_naming_the_field(
@@ -484,10 +484,11 @@ async def test_a_corporations_household_composition_is_checked_naming_the_field(
     partner_messages: Any,
     facts: dict[str, Any],
     field: str,
+    status: int,
 ) -> None:
     partner_id, secret = corporation
     message = partner_messages.arrears_reported(today=clock.now().date(), **facts)
-    body = assert_problem(await partner_messages.send(client, partner_id, secret, message, at=clock.now()), 422)
+    body = assert_problem(await partner_messages.send(client, partner_id, secret, message, at=clock.now()), status)
     assert body["field"] == field, body
     assert body["detail"].startswith(field)
     assert await stored(app) == []

@@ -433,7 +433,7 @@ async def test_a_bailiff_s_contact_person_is_read_from_case_api_when_sent_and_ne
     assert b"Proefmedewerker" not in delivered.payload, "read at send time, never stored"
     # case-api wrote the gateway's read in its processing log (R17).
     async with case_api_process.caseworker() as admin:
-        log = await admin.get("/v1/processing-log", params={"case_id": case_id})
+        log = await admin.get("/v1/processing-log", params={"caseId": case_id})
     assert log.status_code == 200, log.text
     reads = [e for e in log.json()["items"] if e["actor"] == "partner-gateway" and e["operation"] == "read"]
     assert len(reads) == 1

@@ -9,10 +9,11 @@ from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 from starlette.types import ASGIApp
 
+from service_kit.api_rules import API_PREFIX, ApiRulesMiddleware, document_api, publish_openapi
 from service_kit.auth import TokenVerifier
 from service_kit.clock import Clock, SystemClock
 from service_kit.db import database_reachable, make_engine, make_session_factory
-from service_kit.errors import document_problem_responses, install_problem_handlers
+from service_kit.errors import install_problem_handlers
 from service_kit.kafka import KafkaProbe
 from service_kit.logs import configure_logging
 from service_kit.metrics import ObservabilityMiddleware, ServiceMetrics, metrics_router
@@ -28,7 +29,8 @@ class Health(BaseModel):
 
 
 def health_router(ready_checks: dict[str, ReadyCheck]) -> APIRouter:
-    router = APIRouter(prefix="/health", tags=["health"])
+    # Probes of the platform (docs/operations.md), not operations of the API: outside its OpenAPI document.
+    router = APIRouter(prefix="/health", tags=["health"], include_in_schema=False)
 
     @router.get("/live", response_model=Health)
     async def live() -> Health:
@@ -49,11 +51,13 @@ def health_router(ready_checks: dict[str, ReadyCheck]) -> APIRouter:
 
 def _observe_outermost(app: FastAPI) -> None:
     """ObservabilityMiddleware outside every other layer, the error handler and middleware a service adds later
-    included: an unexpected error is logged inside the request's span (with its trace id), every answer is timed."""
+    included: an unexpected error is logged inside the request's span (with its trace id), every answer is timed.
+    Inside it, ApiRulesMiddleware puts API-Version and the security headers on every answer, errors included."""
     build_inner = app.build_middleware_stack
 
     def build() -> ASGIApp:
-        return ObservabilityMiddleware(build_inner(), metrics=app.state.metrics)
+        inner = ApiRulesMiddleware(build_inner(), version=app.version)
+        return ObservabilityMiddleware(inner, metrics=app.state.metrics)
 
     app.build_middleware_stack = build  # type: ignore[method-assign]  # FastAPIOffline is a function, not a class
 
@@ -90,13 +94,20 @@ def create_service_app(
     # FastAPIOffline serves Swagger UI and ReDoc assets from the package itself: municipal networks are
     # often closed, so /docs must not need a CDN.
     app: FastAPI = FastAPIOffline(
-        title=title, description=description, version=version, lifespan=lifespan, openapi_url="/openapi.json"
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        openapi_url=f"{API_PREFIX}/openapi.json",
     )
+    # /core/no-trailing-slash: `/v1/cases/` is 404, not a redirect to `/v1/cases`.
+    app.router.redirect_slashes = False
     app.state.token_verifier = token_verifier
     app.state.metrics = ServiceMetrics()
     _observe_outermost(app)
     install_problem_handlers(app)
-    document_problem_responses(app)
+    document_api(app, public_url=settings.public_url, contact=settings.api_contact())
+    publish_openapi(app)
     app.include_router(health_router({"database": database_ok, "kafka": kafka.reachable}))
     app.include_router(metrics_router(app.state.metrics))
     for router in routers:

@@ -50,6 +50,14 @@ class DomainError(Exception):
         self.extra = extra
 
 
+class InvalidInput(DomainError):
+    """A body that breaks its schema, found by a service's own validator: 400 like FastAPI's request validation
+    (API Design Rules /core/error-handling/invalid-input); 422 (`Unprocessable`) is for rules of the domain."""
+
+    status = HTTPStatus.BAD_REQUEST
+    code = "validation-error"
+
+
 class NotFound(DomainError):
     status = HTTPStatus.NOT_FOUND
     code = "not-found"
@@ -113,8 +121,9 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [_field_problem(err) for err in exc.errors()]
     first = errors[0] if errors else {"field": "", "message": "invalid request"}
+    # 400, not 422: the API Design Rules' /core/error-handling/invalid-input (schema validation is invalid input).
     return problem(
-        HTTPStatus.UNPROCESSABLE_ENTITY,
+        HTTPStatus.BAD_REQUEST,
         code="validation-error",
         detail=f"{first['field']}: {first['message']}" if first["field"] else str(first["message"]),
         instance=request.url.path,
@@ -159,35 +168,3 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
-
-
-def document_problem_responses(app: FastAPI) -> None:
-    """Make the OpenAPI document say what the handlers do: errors are application/problem+json."""
-    from fastapi.openapi.utils import get_openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema
-        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-        components.update(components["Problem"].pop("$defs", {}))
-        for name in ("HTTPValidationError", "ValidationError"):
-            components.pop(name, None)
-        problem_content = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
-        for path_item in schema.get("paths", {}).values():
-            for operation in path_item.values():
-                responses = operation.setdefault("responses", {})
-                for status, response in list(responses.items()):
-                    if status.startswith(("4", "5")):
-                        response["content"] = problem_content
-                if "422" in responses:
-                    responses["422"]["description"] = "The request names a field that is missing or wrong"
-                responses.setdefault(
-                    "default",
-                    {"description": "An error, as RFC 9457 problem details", "content": problem_content},
-                )
-        app.openapi_schema = schema
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

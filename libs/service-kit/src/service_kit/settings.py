@@ -88,6 +88,15 @@ class ServiceSettings(BaseSettings):
         default=DEFAULT_OIDC_AUDIENCE,
         description="The `aud` every bearer token must name. Also read as OIDC_AUDIENCE.",
     )
+    public_url: str = Field(
+        default="",
+        pattern=r"^(https?://[^/?#]+(/[^?#]*[^/?#])?)?$",
+        description="Where clients reach this service, e.g. https://case-api.gemeente.example (no trailing "
+        "slash); the OpenAPI document's server is this plus /v1. Empty: the server is the relative /v1.",
+    )
+    api_contact_name: str = Field(default="Eviction-prevention platform team", min_length=1)
+    api_contact_email: str = Field(default="api@eviction-prevention.example", pattern=r"^[^@\s]+@[^@\s]+$")
+    api_contact_url: str = Field(default="https://eviction-prevention.example/api", pattern=r"^https?://")
 
     # The service's identity (source URN, SQLite file name); fixed in code, not a setting.
     service_name: ClassVar[str] = "service"
@@ -110,6 +119,10 @@ class ServiceSettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         unprefixed = _UnprefixedSource(settings_cls, env_settings, dotenv_settings)
         return init_settings, env_settings, dotenv_settings, unprefixed, file_secret_settings
+
+    def api_contact(self) -> dict[str, str]:
+        """`info.contact` of the OpenAPI document (API Design Rules /core/doc-openapi-contact)."""
+        return {"name": self.api_contact_name, "email": self.api_contact_email, "url": self.api_contact_url}
 
     def secret_fields(self) -> dict[str, str]:
         """Subclasses name their secrets here so production can refuse development values."""

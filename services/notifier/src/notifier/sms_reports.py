@@ -28,7 +28,7 @@ from notifier.config import Settings
 from notifier.db import SessionDep
 from notifier.notifications.lifecycle import apply_delivery_report
 from service_kit.clock import Clock
-from service_kit.errors import Unprocessable
+from service_kit.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 
@@ -76,18 +76,18 @@ def require_report_credentials(
 
 
 async def read_reports(request: Request) -> list[DeliveryReport]:
-    """The body as CM's JSON status report; 422 naming the field otherwise."""
+    """The body as CM's JSON status report; 400 naming the field otherwise."""
     body = await request.body()
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):
-        raise Unprocessable(
+        raise InvalidInput(
             "the body is not JSON: set the status reports to JSON format in CM's Channels app", field="body"
         ) from None
     try:
         return parse_delivery_report(payload)
     except MalformedDeliveryReport as malformed:
-        raise Unprocessable(f"not a CM status report: {malformed}", field=malformed.field) from None
+        raise InvalidInput(f"not a CM status report: {malformed}", field=malformed.field) from None
 
 
 def _report_counter(request: Request) -> Counter | None:

@@ -14,7 +14,7 @@ router = APIRouter(prefix="/v1", tags=["processing log"])
 @router.get("/processing-log", response_model=ProcessingLogPage)
 async def read_processing_log(
     ctx: AdminContext,
-    case_id: Annotated[str | None, Query(max_length=36)] = None,
+    case_id: Annotated[str | None, Query(alias="caseId", max_length=36)] = None,
     after: Annotated[int, Query(ge=0, description="Only entries with a higher id.")] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> ProcessingLogPage:

@@ -21,15 +21,16 @@ async def list_cases(
     team: Annotated[
         str | None, Query(max_length=40, description="Team roles may name only their own team (403 otherwise).")
     ] = None,
-    eviction_date_from: date | None = None,
-    eviction_date_to: date | None = None,
-    has_minors: bool | None = None,
+    eviction_date_from: Annotated[date | None, Query(alias="evictionDateFrom")] = None,
+    eviction_date_to: Annotated[date | None, Query(alias="evictionDateTo")] = None,
+    has_minors: Annotated[bool | None, Query(alias="hasMinors")] = None,
     overdue_tasks: Annotated[
-        bool | None, Query(description="true: cases with an open task due before today (Europe/Amsterdam).")
+        bool | None,
+        Query(alias="overdueTasks", description="true: cases with an open task due before today (Europe/Amsterdam)."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=listing.MAX_LIMIT)] = 25,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
-    include_total: bool = False,
+    include_total: Annotated[bool, Query(alias="includeTotal")] = False,
 ) -> CaseList:
     """Cases the caller may see, newest first, filtered and a page at a time (cursor pagination)."""
     filters = CaseFilter(

@@ -20,7 +20,7 @@ from case_api.cases.models import Case, Priority, Stage
 from case_api.cases.schemas import CaseSummary
 from case_api.context import Context
 from case_api.tasks.models import Task, TaskStatus
-from service_kit.errors import Forbidden, Unprocessable
+from service_kit.errors import Forbidden, InvalidInput
 
 CASE_LIST = "case-list"  # the processing activity of listing cases (R17)
 MAX_LIMIT = 100
@@ -53,7 +53,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         opened_at, case_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         return datetime.fromisoformat(opened_at), str(case_id)
     except (ValueError, TypeError, binascii.Error):
-        raise Unprocessable("the cursor is not one this API gave out; start without it", field="cursor") from None
+        raise InvalidInput("the cursor is not one this API gave out; start without it", field="cursor") from None
 
 
 def _scoped_team(ctx: Context, team: str | None) -> str | None:
@@ -95,7 +95,7 @@ async def list_cases(
         and filters.eviction_date_to
         and filters.eviction_date_from > filters.eviction_date_to
     ):
-        raise Unprocessable("eviction_date_from lies after eviction_date_to", field="eviction_date_from")
+        raise InvalidInput("evictionDateFrom lies after evictionDateTo", field="evictionDateFrom")
     limit = max(1, min(limit, MAX_LIMIT))
     query = _filtered(ctx, select(Case), filters)
     total = None

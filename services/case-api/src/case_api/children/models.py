@@ -18,7 +18,8 @@ class ChildRightsAssessment(Base):
     children_situation: Mapped[str] = mapped_column(Text)
     children_heard: Mapped[bool] = mapped_column(Boolean)
     how_heard: Mapped[str | None] = mapped_column(Text, default=None)
-    sleeping_place_after_date: Mapped[str | None] = mapped_column(Text, default=None)
+    # The column keeps its first name; the API and the code say "after eviction" (a text, not a date).
+    sleeping_place_after_eviction: Mapped[str | None] = mapped_column("sleeping_place_after_date", Text, default=None)
     completed: Mapped[bool] = mapped_column(Boolean)
     recorded_by: Mapped[str] = mapped_column(String(200))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())

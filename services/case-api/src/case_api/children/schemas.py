@@ -15,8 +15,8 @@ class ChildAssessmentCreate(BaseModel):
     how_heard: str | None = Field(
         default=None, max_length=4000, description="How they were heard; or why not, when they were not."
     )
-    sleeping_place_after_date: str | None = Field(
-        default=None, max_length=4000, description="Where the children will sleep after the eviction date."
+    sleeping_place_after_eviction: str | None = Field(
+        default=None, max_length=4000, description="Where the children will sleep after the eviction (text)."
     )
     completed: bool = Field(description="The assessment is complete; R10's escalations stop only then.")
 
@@ -29,7 +29,7 @@ class ChildAssessmentRead(BaseModel):
     children_situation: str
     children_heard: bool
     how_heard: str | None
-    sleeping_place_after_date: str | None
+    sleeping_place_after_eviction: str | None
     completed: bool
     recorded_by: str
     recorded_at: datetime

@@ -28,10 +28,10 @@ async def record_child_assessment(
     transition(ctx, case, Action.record_child_assessment)
     if request.children_heard and not (request.how_heard or "").strip():
         raise Unprocessable("say how the children were heard when children_heard is true", field="how_heard")
-    if request.completed and not (request.sleeping_place_after_date or "").strip():
+    if request.completed and not (request.sleeping_place_after_eviction or "").strip():
         raise Unprocessable(
             "a completed assessment says where the children will sleep after the date (R10)",
-            field="sleeping_place_after_date",
+            field="sleeping_place_after_eviction",
         )
     assessment = ChildRightsAssessment(
         id=str(uuid.uuid4()),
@@ -39,7 +39,7 @@ async def record_child_assessment(
         children_situation=request.children_situation,
         children_heard=request.children_heard,
         how_heard=request.how_heard,
-        sleeping_place_after_date=request.sleeping_place_after_date,
+        sleeping_place_after_eviction=request.sleeping_place_after_eviction,
         completed=request.completed,
         recorded_by=ctx.principal.subject,
         recorded_at=ctx.clock.now(),
@@ -53,7 +53,7 @@ async def record_child_assessment(
         data={
             "completed": assessment.completed,
             "children_heard": assessment.children_heard,
-            "sleeping_place_known": bool((assessment.sleeping_place_after_date or "").strip()),
+            "sleeping_place_known": bool((assessment.sleeping_place_after_eviction or "").strip()),
         },
     )
     await recompute_tasks(ctx, case=case)  # the child-rights task it answers completes now, not at the worker's run

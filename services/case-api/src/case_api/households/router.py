@@ -20,7 +20,7 @@ IfMatch = Annotated[
 ]
 
 
-# What a change may be refused with beyond 422 (problem details, document_problem_responses gives the content).
+# What a change may be refused with beyond 400 (problem details, service_kit.api_rules gives the content).
 CHANGE_REFUSALS: dict[int | str, dict[str, str]] = {
     404: {"description": "No such case, or no such member of its household (`field: member_id`)"},
     409: {

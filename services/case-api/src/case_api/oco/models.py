@@ -103,7 +103,7 @@ class ReferralStatus(StrEnum):
     declined = "declined"
 
 
-class ContactChannel(StrEnum):
+class OcoContactChannel(StrEnum):
     """How MEE Noord reached the household (contact.made's channel)."""
 
     phone = "phone"
@@ -127,7 +127,7 @@ class OcoReferralStep(Base):
     position: Mapped[int] = mapped_column(Integer)
     kind: Mapped[ReferralStepKind] = mapped_column(EnumText(ReferralStepKind, 20))
     occurred_on: Mapped[date] = mapped_column(Date)
-    channel: Mapped[ContactChannel | None] = mapped_column(EnumText(ContactChannel, 10), default=None)
+    channel: Mapped[OcoContactChannel | None] = mapped_column(EnumText(OcoContactChannel, 10), default=None)
     support_kind: Mapped[SupportKind | None] = mapped_column(EnumText(SupportKind, 30), default=None)
     # The case's support trajectory the step started or ended (none when one of that kind was running already).
     support_id: Mapped[str | None] = mapped_column(ForeignKey("support_trajectory.id"), default=None)

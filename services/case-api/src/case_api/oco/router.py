@@ -57,7 +57,9 @@ async def read_oco(case_id: str, ctx: CaseContext) -> OcoOverview:
 async def read_referral(
     case_id: str,
     ctx: GatewayContext,
-    consent_id: Annotated[str, Query(min_length=1, max_length=36, description="The consent of oco.accepted.")],
+    consent_id: Annotated[
+        str, Query(alias="consentId", min_length=1, max_length=36, description="The consent of oco.accepted.")
+    ],
 ) -> OcoReferral:
     """For the partner gateway at send time: a referral to MEE Noord on a consent not withdrawn (R9, logged R17)."""
     return await service.read_referral(ctx, case_id=case_id, consent_id=consent_id)

@@ -7,8 +7,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from case_api.households.models import Channel, Language, MemberRole
 from case_api.oco.models import (
     ConsentMethod,
-    ContactChannel,
     OcoAnswer,
+    OcoContactChannel,
     OcoMoment,
     OfferChannel,
     ReferralStatus,
@@ -81,7 +81,7 @@ class ReferralStepIn(BaseModel):
     occurred_on: date = Field(
         description="The day of the step: accepted, contacted, support started or ended, declined."
     )
-    channel: ContactChannel | None = Field(
+    channel: OcoContactChannel | None = Field(
         default=None, description="contact_made only: how the household was reached."
     )
     support_kind: SupportKind | None = Field(default=None, description="support_started only: the kind of support.")
@@ -93,7 +93,7 @@ class ReferralStepRead(BaseModel):
     id: str
     kind: ReferralStepKind
     occurred_on: date
-    channel: ContactChannel | None
+    channel: OcoContactChannel | None
     support_kind: SupportKind | None
     support_id: str | None = Field(description="The case's support the step started or ended, if it did.")
     recorded_by: str

@@ -232,12 +232,12 @@ async def read_referral(ctx: Context, *, case_id: str, consent_id: str) -> OcoRe
     case = await load_case(ctx, case_id)
     consent = await OcoRepository(ctx.session).consent(case_id=case.id, consent_id=consent_id)
     if consent is None:
-        raise NotFound(f"no consent {consent_id} in this case", field="consent_id")
+        raise NotFound(f"no consent {consent_id} in this case", field="consentId")
     if consent.withdrawn_at is not None:
         raise Conflict(
             f"the household withdrew this consent at {consent.withdrawn_at.isoformat()}: nothing personal goes to "
             "MEE Noord on it (R9)",
-            field="consent_id",
+            field="consentId",
         )
     if case.erased_at is not None:
         raise Conflict("the personal data of this case was erased (R18)", field="case_id")

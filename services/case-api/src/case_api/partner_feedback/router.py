@@ -20,7 +20,7 @@ async def record_pickup(case_id: str, signal_id: str, body: PickupDecision, ctx:
 @router.get("/partner-feedback/signals", response_model=PartnerFeedbackPage)
 async def partner_feedback(
     ctx: GatewayContext,
-    partner_id: Annotated[str, Query(min_length=1, max_length=64)],
+    partner_id: Annotated[str, Query(alias="partnerId", min_length=1, max_length=64)],
     after: Annotated[str, Query(max_length=36, description="Only signals with a higher id.")] = "",
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> PartnerFeedbackPage:

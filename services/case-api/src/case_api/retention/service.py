@@ -102,7 +102,7 @@ async def erase_cases(ctx: Context, case_ids: Sequence[str]) -> None:
     await session.execute(
         update(ChildRightsAssessment)
         .where(ChildRightsAssessment.case_id.in_(case_ids))
-        .values(children_situation="", how_heard=None, sleeping_place_after_date=None)
+        .values(children_situation="", how_heard=None, sleeping_place_after_eviction=None)
     )
     await session.execute(
         update(TemporaryHousingDecision)

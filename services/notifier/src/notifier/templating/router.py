@@ -38,7 +38,7 @@ class PreviewFacts:
         granted: Annotated[bool, Query(description="M9: the decision to render, granted or refused.")] = True,
         belongings_message: Annotated[
             Literal["stored", "reminder", "ended"],
-            Query(description="M8: the message about stored belongings (R14) to render."),
+            Query(alias="belongingsMessage", description="M8: the message about stored belongings (R14) to render."),
         ] = "reminder",
     ) -> None:
         self.language = language

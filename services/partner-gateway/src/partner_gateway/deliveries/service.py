@@ -370,7 +370,7 @@ async def _read_referral(
         if case_api is None:
             raise CaseApiUnavailable("the delivery worker has no case-api client for referrals")
         answer = await case_api.get(
-            f"/v1/cases/{delivery.case_id}/oco-referral", params={"consent_id": stored["data"]["consent_id"]}
+            f"/v1/cases/{delivery.case_id}/oco-referral", params={"consentId": stored["data"]["consent_id"]}
         )
     except CaseApiUnavailable as failure:
         error = f"case-api: {failure}"

@@ -54,11 +54,15 @@ def limiter(request: Request) -> RateLimiter:
     response_model=MessageAccepted,
     openapi_extra={"requestBody": MESSAGE_BODY},
     responses={
-        400: {"description": "The body is not JSON"},
+        400: {"description": "The body is not JSON, or breaks the type's schema (`errors` names every field)"},
         401: SIGNED,
         403: {"description": "A type this partner's kind may not send"},
         409: {"description": "The webhook-id was used for another body"},
         413: {"description": "Over the size limit"},
+        422: {
+            "description": "A rule of the contract: household facts this kind may not send, a text that "
+            "cannot be forwarded (a lone UTF-16 surrogate)"
+        },
         429: {"description": "Over the partner's rate limit; see Retry-After"},
     },
 )

@@ -11,7 +11,7 @@ from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[impor
 from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
 
 from partner_gateway.inbound.types import ALL_MESSAGE_TYPES
-from service_kit.errors import Unprocessable
+from service_kit.errors import InvalidInput, Unprocessable
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 
@@ -106,25 +106,25 @@ def problems(name: str, instance: Any, prefix: str = "") -> list[dict[str, str]]
     ]
 
 
-def _refuse(found: list[dict[str, str]]) -> None:
+def _refuse(found: list[dict[str, str]], refusal: type[InvalidInput | Unprocessable] = InvalidInput) -> None:
     if found:
         first = found[0]
-        raise Unprocessable(f"{first['field']}: {first['message']}", field=first["field"], errors=found)
+        raise refusal(f"{first['field']}: {first['message']}", field=first["field"], errors=found)
 
 
 def validate_envelope(body: Any) -> None:
-    """{type, reference, occurred_at, data}; 422 naming the first field to fix (every field in `errors`)."""
+    """{type, reference, occurred_at, data}; 400 naming the first field to fix (every field in `errors`)."""
     if not isinstance(body, dict):
-        raise Unprocessable("the body must be a JSON object {type, reference, occurred_at, data}", field="")
+        raise InvalidInput("the body must be a JSON object {type, reference, occurred_at, data}", field="")
     _refuse(problems("envelope", body))
     if body["type"] not in ALL_MESSAGE_TYPES:
-        raise Unprocessable(
+        raise InvalidInput(
             f"type: {body['type']!r} is not a partner message type", field="type", allowed=sorted(ALL_MESSAGE_TYPES)
         )
 
 
 def validate_data(message_type: str, data: Any) -> None:
-    """The `data` of a known message type against its schema; 422 naming the first field to fix."""
+    """The `data` of a known message type against its schema; 400 naming the first field to fix."""
     _refuse(problems(message_type, data, prefix="data"))
 
 
@@ -155,4 +155,4 @@ def validate_household_facts(data: dict[str, Any], *, kind_knows_it: bool) -> No
     problem = composition_problem(data, kind_knows_it=kind_knows_it)
     if problem is not None:
         field = f"data.{problem[0]}"
-        _refuse([{"field": field, "message": problem[1], "type": "household_facts"}])
+        _refuse([{"field": field, "message": problem[1], "type": "household_facts"}], Unprocessable)
