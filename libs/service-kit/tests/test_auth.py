@@ -616,7 +616,7 @@ async def test_a_request_without_a_token_gets_401_with_a_bearer_challenge(
     assert response.status_code == 401
     assert response.headers["content-type"] == PROBLEM_JSON
     assert response.headers["www-authenticate"] == "Bearer"
-    assert response.json()["type"] == "urn:eviction-prevention:problem:unauthorized"
+    assert response.json()["type"] == "http://service/problems/unauthorized"
     assert response.json()["detail"] == "this needs a bearer token in the Authorization header"
 
 
@@ -662,7 +662,7 @@ async def test_a_missing_role_gets_403_naming_the_roles(
 
     assert counsellor.status_code == 403
     assert counsellor.headers["content-type"] == PROBLEM_JSON
-    assert counsellor.json()["type"] == "urn:eviction-prevention:problem:forbidden"
+    assert counsellor.json()["type"] == "http://service/problems/forbidden"
     assert counsellor.json()["detail"] == "this needs one of the roles: team_lead, admin"
     assert counsellor.json()["required_roles"] == ["team_lead", "admin"]
     assert lead.status_code == 200

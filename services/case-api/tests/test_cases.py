@@ -27,7 +27,7 @@ from eviction_schemas.registry import load_sample, validate_event
 from service_kit.auth import Principal, Role
 from service_kit.clock import FixedClock
 from service_kit.db import session_scope
-from service_kit.errors import PROBLEM_JSON, PROBLEM_TYPE_BASE
+from service_kit.errors import PROBLEM_JSON
 from service_kit.outbox import STRUCTURED_CONTENT_TYPE
 
 pytestmark = pytest.mark.postgres
@@ -192,7 +192,7 @@ async def test_a_commit_that_fails_after_the_event_was_written_leaves_neither_an
             await session.execute(text("DROP FUNCTION refuse_outbox()"))
 
     body = assert_problem(response, 500)
-    assert body["type"] == PROBLEM_TYPE_BASE + "internal-error"
+    assert body["type"] == "http://case-api/problems/internal-error"
     assert "outbox refused" not in response.text
     assert await counts(sessions) == before
 
@@ -373,6 +373,6 @@ async def test_reading_an_unknown_case_answers_404_problem_json(case_api_client:
         response = await client.get(f"/v1/cases/{unknown}")
 
     body = assert_problem(response, 404)
-    assert body["type"] == PROBLEM_TYPE_BASE + "not-found"
+    assert body["type"] == "http://case-api/problems/not-found"
     assert body["field"] == "case_id"
     assert unknown in str(body["detail"])

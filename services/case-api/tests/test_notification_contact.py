@@ -246,7 +246,7 @@ async def test_an_erased_household_is_gone(
 
     assert response.status_code == 410
     assert response.headers["content-type"] == "application/problem+json"
-    assert (response.json()["type"], response.json()["field"]) == ("urn:eviction-prevention:problem:gone", "case_id")
+    assert (response.json()["type"], response.json()["field"]) == ("http://case-api/problems/gone", "case_id")
     assert [e.operation for e in await log_of(sessions, case_id)][-1] is Operation.erase  # the refusal read nothing
 
 

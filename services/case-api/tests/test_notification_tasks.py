@@ -205,7 +205,9 @@ async def test_a_missing_field_is_named(case_api_client: Client, notifier: httpx
     del body["notification_id"]
     response = await notifier.post(f"/v1/cases/{case_id}/tasks", json=body)
     assert response.status_code == 400
-    assert response.json()["errors"] == [{"field": "notification_id", "message": "Field required", "type": "missing"}]
+    assert response.json()["errors"] == [
+        {"field": "notification_id", "message": "Field required", "type": "missing", "pointer": "#/notification_id"}
+    ]
 
 
 @pytest.mark.parametrize(("roles", "team"), [(("outreach_worker",), TEAM), (("partner_gateway",), None)])
@@ -246,6 +248,6 @@ async def test_unknown_closed_and_erased_cases_are_refused(
     assert (unknown.status_code, unknown.json()["field"]) == (404, "case_id")
     assert (closed.status_code, closed.json()["field"]) == (409, "case_id")
     assert repeat_after_closing.status_code == 200  # the task made before closing is still the answer
-    assert (erased.status_code, erased.json()["type"]) == (410, "urn:eviction-prevention:problem:gone")
+    assert (erased.status_code, erased.json()["type"]) == (410, "http://case-api/problems/gone")
     [task] = await tasks_of(sessions, case_id)
     assert task.reason is None  # erased with the case's personal data (R18)

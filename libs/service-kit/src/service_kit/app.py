@@ -13,7 +13,7 @@ from service_kit.api_rules import API_PREFIX, ApiRulesMiddleware, document_api, 
 from service_kit.auth import TokenVerifier
 from service_kit.clock import Clock, SystemClock
 from service_kit.db import database_reachable, make_engine, make_session_factory
-from service_kit.errors import install_problem_handlers
+from service_kit.errors import install_problem_handlers, problems_router
 from service_kit.kafka import KafkaProbe
 from service_kit.logs import configure_logging
 from service_kit.metrics import ObservabilityMiddleware, ServiceMetrics, metrics_router
@@ -103,6 +103,7 @@ def create_service_app(
     # /core/no-trailing-slash: `/v1/cases/` is 404, not a redirect to `/v1/cases`.
     app.router.redirect_slashes = False
     app.state.token_verifier = token_verifier
+    app.state.problem_type_base = settings.effective_problem_type_base
     app.state.metrics = ServiceMetrics()
     _observe_outermost(app)
     install_problem_handlers(app)
@@ -110,6 +111,7 @@ def create_service_app(
     publish_openapi(app)
     app.include_router(health_router({"database": database_ok, "kafka": kafka.reachable}))
     app.include_router(metrics_router(app.state.metrics))
+    app.include_router(problems_router())
     for router in routers:
         # URLs never carry a BSN (R15): a BSN-shaped query value is refused before the endpoint runs.
         app.include_router(router, dependencies=[Depends(refuse_bsn_in_query)])

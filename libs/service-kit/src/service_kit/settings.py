@@ -94,6 +94,12 @@ class ServiceSettings(BaseSettings):
         description="Where clients reach this service, e.g. https://case-api.gemeente.example (no trailing "
         "slash); the OpenAPI document's server is this plus /v1. Empty: the server is the relative /v1.",
     )
+    problem_type_base: str = Field(
+        default="",
+        pattern=r"^(https?://[^?#]+/)?$",
+        description="Where the pages of the problem types are published (an https URL ending in /); a problem's "
+        "`type` is this plus its code. Empty: PUBLIC_URL + /problems/, else the service's own /problems/.",
+    )
     api_contact_name: str = Field(default="Eviction-prevention platform team", min_length=1)
     api_contact_email: str = Field(default="api@eviction-prevention.example", pattern=r"^[^@\s]+@[^@\s]+$")
     api_contact_url: str = Field(default="https://eviction-prevention.example/api", pattern=r"^https?://")
@@ -120,6 +126,13 @@ class ServiceSettings(BaseSettings):
         unprefixed = _UnprefixedSource(settings_cls, env_settings, dotenv_settings)
         return init_settings, env_settings, dotenv_settings, unprefixed, file_secret_settings
 
+    @property
+    def effective_problem_type_base(self) -> str | None:
+        """The configured base of problem type URIs; None: the service's own /problems/ as a request reached it."""
+        if self.problem_type_base:
+            return self.problem_type_base
+        return f"{self.public_url}/problems/" if self.public_url else None
+
     def api_contact(self) -> dict[str, str]:
         """`info.contact` of the OpenAPI document (API Design Rules /core/doc-openapi-contact)."""
         return {"name": self.api_contact_name, "email": self.api_contact_email, "url": self.api_contact_url}
@@ -143,6 +156,8 @@ class ServiceSettings(BaseSettings):
             problems.append(
                 f"oin {self.oin} is a placeholder; set the municipality's OIN (the production overlay's REPLACE line)"
             )
+        if self.problem_type_base and not self.problem_type_base.startswith("https://"):
+            problems.append("problem_type_base must be an https:// URL in production")
         if not self.database_url or self.database_url.startswith("sqlite"):
             problems.append("database_url must point to PostgreSQL in production")
         if not self.oidc_jwks_url.startswith("https://"):

@@ -28,7 +28,7 @@ webhooks out (Standard Webhooks), with data minimisation per partner kind."""
 async def _too_many_messages(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, TooManyMessages)
     response = problem(
-        exc.status, code=exc.code, detail=exc.detail, instance=request.url.path, retry_after=exc.retry_after
+        request, exc.status, code=exc.code, title=exc.title, detail=exc.detail, retry_after=exc.retry_after
     )
     response.headers["Retry-After"] = str(exc.retry_after)
     return response

@@ -1,5 +1,6 @@
-"""`make docs` (`python -m ep_ops.docs --out docs/site`): static HTML of the three OpenAPI documents and the
-AsyncAPI document that opens from disk without network access.
+"""`make docs` (`python -m ep_ops.docs --out docs/site`): static HTML of the three OpenAPI documents, the
+AsyncAPI document and the RFC 9457 problem types (problems/{code}.html) that opens from disk without network
+access.
 
 OpenAPI pages use ReDoc's standalone bundle shipped in fastapi-offline, copied next to them, with the spec
 inline (browsers refuse to fetch a sibling file from file://). The AsyncAPI page is rendered here with Jinja2.
@@ -19,10 +20,14 @@ from fastapi import FastAPI
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from devinfra.topics import REPOSITORY_ROOT
+from service_kit.errors import catalogue
+from service_kit.problem_types import index_page, problem_page
 
 ASYNCAPI_DOCUMENT = REPOSITORY_ROOT / "schemas" / "asyncapi" / "asyncapi.yaml"
 DEFAULT_OUT = REPOSITORY_ROOT / "docs" / "site"
 REDOC_FILE = "redoc.standalone.js"
+# Where the site's problems/ directory is published; a deployment sets each service's PROBLEM_TYPE_BASE to it.
+DEFAULT_PROBLEM_BASE = "problems/"
 
 
 @dataclass(frozen=True)
@@ -128,7 +133,9 @@ def asyncapi_view(document: dict[str, Any], *, schema_dir: Path) -> dict[str, An
     }
 
 
-def build(out: Path, *, asyncapi_document: Path = ASYNCAPI_DOCUMENT) -> list[Path]:
+def build(
+    out: Path, *, asyncapi_document: Path = ASYNCAPI_DOCUMENT, problem_base: str = DEFAULT_PROBLEM_BASE
+) -> list[Path]:
     """Write the site into `out` (replaced entirely); returns the HTML pages written."""
     if out.exists():
         shutil.rmtree(out)
@@ -171,16 +178,39 @@ def build(out: Path, *, asyncapi_document: Path = ASYNCAPI_DOCUMENT) -> list[Pat
             "kind": "AsyncAPI (Kafka events)",
         }
     )
+    pages.extend(write_problem_pages(out / "problems", problem_base))
+    titles.append({"href": "problems/index.html", "title": "Problem types", "kind": "RFC 9457 (errors)"})
     index = out / "index.html"
     index.write_text(templates.get_template("index.html.j2").render(documents=titles))
     return [index, *pages]
 
 
+def write_problem_pages(directory: Path, base: str) -> list[Path]:
+    """One page per problem type of the three services (their apps are built first, so every DomainError subclass
+    is imported) and an index: what a deployment publishes at its `problem_type_base`."""
+    directory.mkdir(parents=True)
+    types = catalogue()
+    written: list[Path] = []
+    for code, problem_type in types.items():
+        page = directory / f"{code}.html"
+        page.write_text(problem_page(problem_type, f"{base}{code}", index="index.html"))
+        written.append(page)
+    index = directory / "index.html"
+    index.write_text(index_page(types, base, suffix=".html"))
+    return [index, *written]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ep_ops.docs", description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the site (default docs/site)")
+    parser.add_argument(
+        "--problem-base",
+        default=DEFAULT_PROBLEM_BASE,
+        help="the URL the site's problems/ directory is published at, as the services' PROBLEM_TYPE_BASE "
+        "(default: relative problems/)",
+    )
     args = parser.parse_args(argv)
-    pages = build(args.out)
+    pages = build(args.out, problem_base=args.problem_base)
     print(f"wrote {len(pages)} pages; open {pages[0]}")
     return 0
 

@@ -59,6 +59,8 @@ PLACEHOLDER_LABELS: dict[str, dict[str, str]] = {
 class CaseApiNotAnswering(DomainError):
     status = HTTPStatus.SERVICE_UNAVAILABLE
     code = "case-api-unavailable"
+    title = "The case API does not answer"
+    fix = "The notifier needs the case's facts from case-api for this and could not reach it. Try again shortly."
 
 
 async def preview(

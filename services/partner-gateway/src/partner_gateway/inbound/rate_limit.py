@@ -25,6 +25,8 @@ from service_kit.errors import DomainError
 class TooManyMessages(DomainError):
     status = HTTPStatus.TOO_MANY_REQUESTS
     code = "too-many-messages"
+    title = "Over your rate limit"
+    fix = "Wait the `Retry-After` seconds, then send again with the same `webhook-id` (nothing is lost)."
 
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail, retry_after=retry_after)

@@ -29,16 +29,25 @@ MAX_JSON_DEPTH = 32  # the deepest message type nests 4 levels; far below what m
 
 class MalformedBody(DomainError):
     code = "malformed-body"  # 400
+    title = "The body is not readable JSON (or CSV)"
+    fix = (
+        "Send UTF-8 JSON (a signal file: UTF-8 CSV) exactly as you signed it; `detail` says where reading failed. "
+        "docs/partners.md shows a signed example."
+    )
 
 
 class BodyTooLarge(DomainError):
     status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
     code = "body-too-large"
+    title = "The body is over the size limit"
+    fix = "A message is at most 64 KiB; send bulk as a signal file (up to its own limit, docs/partners.md)."
 
 
 class TooDeep(DomainError):
     status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
     code = "body-too-deep"
+    title = "The body nests deeper than the limit"
+    fix = "No message type nests more than a few levels; the limit is 32. Send the fields of contract.md only."
 
 
 def check_depth(body: bytes, limit: int = MAX_JSON_DEPTH) -> None:

@@ -31,6 +31,11 @@ class BadSignature(DomainError):
 
     status = HTTPStatus.UNAUTHORIZED
     code = "bad-signature"
+    title = "The message is not signed by you, or not now"
+    fix = (
+        "Sign the exact bytes you send with your current secret (Standard Webhooks: webhook-id, webhook-timestamp, "
+        "webhook-signature); the timestamp must be within 5 minutes of the gateway's clock."
+    )
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[impor
 from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
 
 from partner_gateway.inbound.types import ALL_MESSAGE_TYPES
-from service_kit.errors import InvalidInput, Unprocessable
+from service_kit.errors import InvalidInput, Unprocessable, json_pointer
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 
@@ -63,14 +63,10 @@ def validator(name: str) -> Draft202012Validator:
     return Draft202012Validator(schema, format_checker=format_checker())
 
 
-def field_of(error: ValidationError, prefix: str) -> str:
-    """The dotted path of the field to fix: the missing or unexpected property itself, not its parent."""
-    parts = [prefix] if prefix else []
-    for part in error.absolute_path:
-        if isinstance(part, int):
-            parts[-1] = f"{parts[-1]}[{part}]" if parts else f"[{part}]"
-        else:
-            parts.append(str(part))
+def _parts(error: ValidationError, prefix: str) -> list[str | int]:
+    """The path to the field to fix: the missing or unexpected property itself, not its parent."""
+    parts: list[str | int] = [prefix] if prefix else []
+    parts.extend(error.absolute_path)
     if error.validator == "required" and isinstance(error.instance, dict):
         missing = [name for name in error.validator_value if name not in error.instance]
         parts.extend(missing[:1])
@@ -78,7 +74,15 @@ def field_of(error: ValidationError, prefix: str) -> str:
         allowed = set(error.schema.get("properties", {}))
         extra = sorted(name for name in error.instance if name not in allowed)
         parts.extend(extra[:1])
-    return ".".join(parts)
+    return parts
+
+
+def field_of(error: ValidationError, prefix: str) -> str:
+    """The dotted path of the field to fix (`data.members[0].name`)."""
+    out = ""
+    for part in _parts(error, prefix):
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
 
 
 def _message(error: ValidationError) -> str:
@@ -102,7 +106,13 @@ def _message(error: ValidationError) -> str:
 def problems(name: str, instance: Any, prefix: str = "") -> list[dict[str, str]]:
     errors = sorted(validator(name).iter_errors(instance), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
     return [
-        {"field": field_of(error, prefix), "message": _message(error), "type": str(error.validator)} for error in errors
+        {
+            "field": field_of(error, prefix),
+            "message": _message(error),
+            "type": str(error.validator),
+            "pointer": json_pointer(_parts(error, prefix)),
+        }
+        for error in errors
     ]
 
 
@@ -155,4 +165,6 @@ def validate_household_facts(data: dict[str, Any], *, kind_knows_it: bool) -> No
     problem = composition_problem(data, kind_knows_it=kind_knows_it)
     if problem is not None:
         field = f"data.{problem[0]}"
-        _refuse([{"field": field, "message": problem[1], "type": "household_facts"}], Unprocessable)
+        path = [int(part) if part.isdigit() else part for part in re.findall(r"[^.\[\]]+", field)]
+        found = {"field": field, "message": problem[1], "type": "household_facts", "pointer": json_pointer(path)}
+        _refuse([found], Unprocessable)

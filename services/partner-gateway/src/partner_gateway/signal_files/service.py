@@ -34,7 +34,9 @@ CHUNK = 5_000  # rows per INSERT statement batch
 
 class NotCsv(DomainError):
     status = HTTPStatus.UNSUPPORTED_MEDIA_TYPE
-    code = "unsupported-media-type"
+    code = "not-csv"
+    title = "A signal file is CSV"
+    fix = "Send the file with `Content-Type: text/csv` (UTF-8, the contract's header row; docs/partners.md)."
 
 
 @dataclass(frozen=True)
